@@ -1,0 +1,151 @@
+/**
+ * The local stack: the dev identity provider and the mock model backends in this process, and the
+ * gateway under `wrangler dev` in a child process group with local KV seeded from kv-seeds/.
+ * Used by `npm start` and by the tests' global set-up; `stop()` kills the whole process group
+ * (wrangler spawns workerd, and a stray one keeps port 8787), then checks the ports are free.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GATEWAY_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS } from "./config.ts";
+import { startIdp } from "./idp.ts";
+import { startMockBackend } from "./mock-backend.ts";
+import { seedEntries } from "./seed.ts";
+
+const root = join(import.meta.dirname, "..");
+const wranglerBin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+
+export interface Stack {
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Where wrangler keeps local KV and Durable Object state. */
+  persistTo?: string;
+  log?: (line: string) => void;
+}
+
+function portOf(origin: string): number {
+  return Number(new URL(origin).port);
+}
+
+function assertPortFree(port: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", () => reject(new Error(`port ${port} (${what}) is in use: is another \`npm start\` running?`)));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
+  });
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [wranglerBin, ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`wrangler ${args[0]} failed (${code}):\n${output}`))));
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early (code ${child.exitCode})`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (response.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the gateway did not become healthy at ${url} within ${timeoutMs} ms`);
+}
+
+/** Sends a signal to the child's whole process group; the group exists because it was spawned detached. */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    killGroup(child, "SIGKILL");
+    return;
+  }
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  killGroup(child, "SIGTERM");
+  const timer = setTimeout(() => killGroup(child, "SIGKILL"), 3000);
+  await exited;
+  clearTimeout(timer);
+  // workerd may outlive wrangler's exit by a moment; make sure nothing of the group is left.
+  killGroup(child, "SIGKILL");
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const persistTo = options.persistTo ?? join(root, ".wrangler", "state");
+  await assertPortFree(portOf(GATEWAY_ORIGIN), "gateway");
+  await assertPortFree(portOf(IDP_ORIGIN), "identity provider");
+  for (const backend of MOCK_BACKENDS) await assertPortFree(backend.port, `mock backend ${backend.id}`);
+
+  const closers: Array<() => Promise<void>> = [];
+  let gateway: ChildProcess | undefined;
+  const stop = async () => {
+    if (gateway) await stopGroup(gateway);
+    await Promise.allSettled(closers.map((close) => close()));
+  };
+
+  try {
+    const idp = await startIdp({ port: portOf(IDP_ORIGIN) });
+    closers.push(idp.close);
+    for (const backend of MOCK_BACKENDS) closers.push((await startMockBackend(backend)).close);
+
+    const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
+    const seedDir = mkdtempSync(join(tmpdir(), "verity-seed-"));
+    const seedFile = join(seedDir, "entries.json");
+    writeFileSync(seedFile, JSON.stringify(seedEntries()));
+    try {
+      await run(["kv", "bulk", "put", seedFile, "--binding", "CONFIG", "--local", "--persist-to", persistTo], env);
+    } finally {
+      rmSync(seedDir, { recursive: true, force: true });
+    }
+
+    const vars = MOCK_BACKENDS.flatMap((b) => ["--var", `${b.secret}:${b.apiKey}`]);
+    gateway = spawn(
+      process.execPath,
+      [wranglerBin, "dev", "--ip", "127.0.0.1", "--port", String(portOf(GATEWAY_ORIGIN)), "--persist-to", persistTo, "--show-interactive-dev-session=false", ...vars],
+      { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let gatewayLog = "";
+    const keep = (d: Buffer) => {
+      gatewayLog = (gatewayLog + d.toString()).slice(-20_000);
+    };
+    gateway.stdout?.on("data", keep);
+    gateway.stderr?.on("data", keep);
+    try {
+      await waitForHealth(`${GATEWAY_ORIGIN}/healthz`, gateway, 60_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- wrangler dev output ---\n${gatewayLog}`);
+    }
+    gateway.stdout?.off("data", keep);
+    gateway.stderr?.off("data", keep);
+    gateway.stdout?.on("data", (d: Buffer) => process.env.VERITY_GATEWAY_LOG && process.stdout.write(d));
+    gateway.stderr?.on("data", (d: Buffer) => process.env.VERITY_GATEWAY_LOG && process.stderr.write(d));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  log(`gateway            ${GATEWAY_ORIGIN}  (wrangler dev; local KV and Durable Objects in ${persistTo})`);
+  log(`identity provider  ${IDP_ORIGIN}  (OpenID Connect discovery at /.well-known/openid-configuration)`);
+  for (const b of MOCK_BACKENDS) log(`mock backend       http://127.0.0.1:${b.port}  ${b.id} (${b.region}, ${b.tier})`);
+  return { stop };
+}

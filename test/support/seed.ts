@@ -1,0 +1,33 @@
+/**
+ * Seeds the test's KV with the same entries `npm start` publishes, built from the same files
+ * (kv-seeds/ and policies/) by the same function; `mutate` lets a test publish a variant.
+ */
+import backends from "../../kv-seeds/backends.json";
+import entities from "../../kv-seeds/entities.json";
+import issuers from "../../kv-seeds/issuers.json";
+import tenants from "../../kv-seeds/tenants.json";
+import tools from "../../kv-seeds/tools.json";
+import { buildSeedEntries, type SeedFiles } from "../../dev/seed-entries.ts";
+
+const policyFiles = import.meta.glob("../../policies/*.cedar", { eager: true, query: "?raw", import: "default" }) as Record<string, string>;
+const schemaFiles = import.meta.glob("../../policies/schema.cedarschema", { eager: true, query: "?raw", import: "default" }) as Record<string, string>;
+
+export function seedFiles(): SeedFiles {
+  return structuredClone({
+    tenants,
+    issuers,
+    backends,
+    tools,
+    entities,
+    schema: Object.values(schemaFiles)[0] ?? "",
+    policies: Object.keys(policyFiles)
+      .sort()
+      .map((k) => policyFiles[k] ?? ""),
+  });
+}
+
+export async function seedKv(kv: KVNamespace, mutate?: (files: SeedFiles) => void): Promise<void> {
+  const files = seedFiles();
+  mutate?.(files);
+  for (const { key, value } of buildSeedEntries(files)) await kv.put(key, value);
+}

@@ -1,0 +1,46 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Two projects: `workers` runs unit tests of pure cores and integration tests of the Worker inside
+ * workerd (real KV and SQLite Durable Objects); `node` runs the dev stack's own tests, the CLI's and
+ * the end-to-end tests with the official SDK clients. The global set-up starts the local stack once
+ * (identity provider, mock backends, gateway) and kills its whole process group afterwards.
+ */
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                // Every request rereads KV, so a test that publishes a variant sees it at once.
+                CONFIG_REFRESH_MS: "0",
+                UPSTREAM_KEY_EU_PUBLIC: "dev-upstream-key-eu-public",
+                UPSTREAM_KEY_US_PUBLIC: "dev-upstream-key-us-public",
+                UPSTREAM_KEY_EU_CONFIDENTIAL: "dev-upstream-key-eu-confidential",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/unit/**/*.test.ts", "test/worker/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/dev/**/*.test.ts", "test/cli/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});

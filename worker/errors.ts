@@ -1,0 +1,119 @@
+/**
+ * One error model for the whole gateway. Every refusal is a `GatewayError` with a code from a closed
+ * set; the code decides the HTTP status and the wire shape (OpenAI or Anthropic) the caller sees.
+ * Messages are written for the caller and never carry internals: an unexpected error becomes
+ * `internal`, whose message is fixed, and its cause stays on the server side.
+ */
+
+export type ErrorCode =
+  | "invalid_json"
+  | "invalid_request"
+  | "unsupported_media_type"
+  | "payload_too_large"
+  | "not_found"
+  | "model_not_found"
+  | "method_not_allowed"
+  | "token_missing"
+  | "token_invalid"
+  | "insufficient_user_authentication"
+  | "forbidden"
+  | "policy_denied"
+  | "no_eligible_backend"
+  | "egress_denied"
+  | "rate_limited"
+  | "upstream_error"
+  | "upstream_timeout"
+  | "audit_unavailable"
+  | "config_unavailable"
+  | "internal";
+
+interface CodeInfo {
+  status: number;
+  /** OpenAI `error.type`. */
+  openai: string;
+  /** Anthropic `error.type`. */
+  anthropic: string;
+}
+
+const CODES: Record<ErrorCode, CodeInfo> = {
+  invalid_json: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  invalid_request: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  unsupported_media_type: { status: 415, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  payload_too_large: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large" },
+  not_found: { status: 404, openai: "invalid_request_error", anthropic: "not_found_error" },
+  model_not_found: { status: 404, openai: "invalid_request_error", anthropic: "not_found_error" },
+  method_not_allowed: { status: 405, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  token_missing: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  token_invalid: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  insufficient_user_authentication: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  forbidden: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  policy_denied: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  no_eligible_backend: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  egress_denied: { status: 502, openai: "api_error", anthropic: "api_error" },
+  rate_limited: { status: 429, openai: "rate_limit_error", anthropic: "rate_limit_error" },
+  upstream_error: { status: 502, openai: "api_error", anthropic: "api_error" },
+  upstream_timeout: { status: 504, openai: "api_error", anthropic: "timeout_error" },
+  audit_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
+  config_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
+  internal: { status: 500, openai: "api_error", anthropic: "api_error" },
+};
+
+/** Extra facts a 401 needs for its `WWW-Authenticate` challenge (RFC 6750, RFC 9470). */
+export interface Challenge {
+  error?: "invalid_token" | "invalid_request" | "insufficient_user_authentication";
+  acrValues?: string;
+  maxAge?: number;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly challenge: Challenge | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; challenge?: Challenge; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "GatewayError";
+    this.code = code;
+    this.challenge = options.challenge;
+    this.headers = options.headers ?? {};
+  }
+
+  get status(): number {
+    return CODES[this.code].status;
+  }
+}
+
+/** The wire shape a route speaks; decides how an error body looks. */
+export type WireFormat = "openai" | "anthropic";
+
+/** Turns anything thrown into a GatewayError; unknown errors lose their message on purpose. */
+export function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new GatewayError("internal", "The gateway could not complete the request.", { cause: error });
+}
+
+function challengeHeader(error: GatewayError): string {
+  const challenge = error.challenge ?? {};
+  const parts = ['Bearer realm="verity"'];
+  const code = challenge.error ?? (error.code === "token_missing" ? undefined : "invalid_token");
+  if (code) parts.push(`error="${code}"`);
+  if (code) parts.push(`error_description="${error.message.replace(/["\\]/g, "")}"`);
+  if (challenge.acrValues) parts.push(`acr_values="${challenge.acrValues}"`);
+  if (challenge.maxAge !== undefined) parts.push(`max_age=${challenge.maxAge}`);
+  return parts.join(", ");
+}
+
+export function errorResponse(error: GatewayError, format: WireFormat, requestId: string): Response {
+  const info = CODES[error.code];
+  const body =
+    format === "anthropic"
+      ? { type: "error", error: { type: info.anthropic, message: error.message }, request_id: requestId }
+      : { error: { message: error.message, type: info.openai, code: error.code, param: null } };
+  const headers = new Headers({ "content-type": "application/json", "x-request-id": requestId, ...error.headers });
+  if (info.status === 401) headers.set("www-authenticate", challengeHeader(error));
+  return new Response(JSON.stringify(body), { status: info.status, headers });
+}

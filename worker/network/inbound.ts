@@ -1,0 +1,45 @@
+import { GatewayError } from "../errors.ts";
+
+/**
+ * Reads a JSON request body with a hard size limit, enforced while streaming so a client that lies in
+ * (or omits) Content-Length still cannot make the gateway buffer more than `maxBytes`.
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<Record<string, unknown>> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new GatewayError("unsupported_media_type", "the request body must be application/json");
+  }
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
+  if (!request.body) throw new GatewayError("invalid_json", "the request body is empty");
+
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch (cause) {
+    throw new GatewayError("invalid_json", "the request body is not valid JSON", { cause });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new GatewayError("invalid_request", "the request body must be a JSON object");
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,293 @@
+/**
+ * The plane order for an AI request, as ARCHITECTURE.md draws it:
+ *
+ *   identity → network → parse → classify → policy + route → transform → workload → audit(decision)
+ *   → upstream → stream back → audit(completion)
+ *
+ * Every step either extends the request's state or throws a GatewayError; a thrown error is a deny,
+ * and every decision (allow or deny) is committed to the tenant's audit log before its effect.
+ */
+import type { AppEnv, Classification, NormalizedRequest, Principal, RequestState } from "./context.ts";
+import { classify, LABEL_HEADER } from "./data/index.ts";
+import { asGatewayError, GatewayError } from "./errors.ts";
+import { sha256Hex } from "./lib/encoding.ts";
+import type { Authenticate } from "./identity/index.ts";
+import { createEgress, readJsonBody, upstreamHeaders, type Egress } from "./network/index.ts";
+import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
+import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
+import type { AuditRecord, AuditSink } from "./verify/index.ts";
+import type { Backend, ConfigSource, GatewayConfig } from "./workload/index.ts";
+import type { Context } from "hono";
+
+export interface PipelineDeps {
+  config: ConfigSource;
+  authenticate: Authenticate;
+  audit: (env: AppEnv["Bindings"]) => AuditSink;
+}
+
+/** Where refusals of callers that proved no identity are recorded (no tenant is known for them). */
+export const UNAUTHENTICATED_LOG = "_unauthenticated";
+
+const egressByConfig = new WeakMap<GatewayConfig, Egress>();
+
+/** One egress firewall per configuration version: its allowlist is the registry's origins. */
+function egressFor(config: GatewayConfig): Egress {
+  let egress = egressByConfig.get(config);
+  if (!egress) {
+    egress = createEgress(config.registry.origins);
+    egressByConfig.set(config, egress);
+  }
+  return egress;
+}
+
+/** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
+function policyFacts(principal: Principal, request: NormalizedRequest, classification: Classification, raw: Request): Omit<InvokeModelFacts, "backend"> {
+  const cf = (raw as Request & { cf?: { country?: unknown; continent?: unknown } }).cf;
+  return {
+    principal: { type: principal.kind === "user" ? "User" : "Workload", id: principal.id },
+    model: request.model,
+    classification: { level: classification.level, categories: classification.categories },
+    authn: { method: principal.authn.method, mfa: principal.authn.mfa, acr: principal.authn.acr },
+    request: { wireFormat: request.format, stream: request.stream, tools: request.tools },
+    risk: "low",
+    geo: {
+      country: typeof cf?.country === "string" ? cf.country : "",
+      continent: typeof cf?.continent === "string" ? cf.continent : "",
+    },
+  };
+}
+
+function decisionRecord(state: RequestState, principal: Principal | undefined, fields: Record<string, unknown>): AuditRecord {
+  return {
+    type: "decision",
+    requestId: state.requestId,
+    tenant: principal?.tenant ?? UNAUTHENTICATED_LOG,
+    time: new Date(state.receivedAt).toISOString(),
+    principal: principal ? { kind: principal.kind, id: principal.id, clientId: principal.clientId ?? null } : null,
+    actor: principal?.actor ?? null,
+    ...fields,
+  };
+}
+
+/** Commits a decision before its effect; when the log cannot commit, the request is refused. */
+async function commit(sink: AuditSink, record: AuditRecord): Promise<void> {
+  try {
+    await sink.commit(record);
+  } catch (cause) {
+    throw new GatewayError("audit_unavailable", "the audit log is unavailable, so the request was refused", { cause });
+  }
+}
+
+/** Obligations this version of the gateway knows how to honour; any other one turns allow into deny. */
+function honourable(obligation: Obligation, backend: Backend): boolean {
+  switch (obligation.kind) {
+    case "max_tokens":
+      return true;
+    case "route":
+      return backend.tier === obligation.tier;
+    default:
+      return false;
+  }
+}
+
+interface Route {
+  backend: Backend;
+  decision: Decision;
+}
+
+/**
+ * Policy decides per candidate backend (model served, wire format spoken, by preference); the first
+ * one policy allows, with obligations the gateway can honour, is the route.
+ */
+function route(config: GatewayConfig, request: NormalizedRequest, facts: Omit<InvokeModelFacts, "backend">) {
+  const candidates = config.registry.backends.filter((b) => b.models.includes(request.model) && b.wireFormats.includes(request.format));
+  if (candidates.length === 0) {
+    throw new GatewayError("model_not_found", `the model "${request.model}" does not exist or is not offered on this API`);
+  }
+  const denials: Route[] = [];
+  for (const backend of candidates) {
+    const decision = config.pdp.decide(invokeModelRequest({ ...facts, backend: backend.id }));
+    if (decision.effect === "allow" && decision.obligations.every((o) => honourable(o, backend))) {
+      return { chosen: { backend, decision }, denials };
+    }
+    denials.push({ backend, decision });
+  }
+  return { chosen: undefined, denials };
+}
+
+function refusal(denials: Route[]): GatewayError {
+  const stepUp = denials.flatMap((d) => d.decision.obligations).find((o) => o.kind === "step_up");
+  if (stepUp?.kind === "step_up") {
+    return new GatewayError("insufficient_user_authentication", "a stronger authentication is required for this request", {
+      challenge: { error: "insufficient_user_authentication", acrValues: stepUp.acr, ...(stepUp.maxAge ? { maxAge: stepUp.maxAge } : {}) },
+    });
+  }
+  return new GatewayError("policy_denied", "the request is not allowed by policy");
+}
+
+function applyObligations(request: NormalizedRequest, decision: Decision): Record<string, unknown> {
+  const provider = PROVIDERS[request.format];
+  let body = request.body;
+  for (const obligation of decision.obligations) {
+    if (obligation.kind === "max_tokens") body = provider.capTokens(body, obligation.limit);
+  }
+  return body;
+}
+
+function apiKeyFor(env: AppEnv["Bindings"], backend: Backend): string {
+  const key = (env as unknown as Record<string, unknown>)[backend.secret];
+  if (typeof key !== "string" || key.length === 0) {
+    throw new GatewayError("config_unavailable", "the selected backend has no credentials configured", {
+      cause: new Error(`Worker secret ${backend.secret} is not set`),
+    });
+  }
+  return key;
+}
+
+/** Authenticates the caller; a refusal is audited (in the unauthenticated log) before it is returned. */
+export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps): Promise<{ config: GatewayConfig; principal: Principal }> {
+  const state = c.var.state;
+  const config = await deps.config.current(c.env.CONFIG, Number(c.env.CONFIG_REFRESH_MS));
+  state.config = config;
+  try {
+    const principal = await deps.authenticate(c.req.raw.headers, config.registry, egressFor(config));
+    state.principal = principal;
+    return { config, principal };
+  } catch (error) {
+    const refusal = asGatewayError(error);
+    await commit(
+      deps.audit(c.env),
+      decisionRecord(state, undefined, { action: "authenticate", decision: "deny", code: refusal.code, reason: refusal.message, configVersion: config.version }),
+    ).catch(() => undefined);
+    throw refusal;
+  }
+}
+
+/** The whole lifecycle of one chat request (OpenAI chat completions or Anthropic messages). */
+export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
+  const state = c.var.state;
+  const provider = PROVIDERS[state.format];
+  const sink = deps.audit(c.env);
+  const { config, principal } = await authenticateCaller(c, deps);
+
+  const body = await readJsonBody(c.req.raw, Number(c.env.MAX_BODY_BYTES));
+  const request = provider.parse(body);
+  const classification = classify(request.texts, c.req.header(LABEL_HEADER) ?? null);
+  const requestDigest = await sha256Hex(JSON.stringify(body));
+  const baseFields = {
+    action: "invoke_model",
+    model: request.model,
+    stream: request.stream,
+    classification: { level: classification.level, categories: classification.categories, findings: classification.findings.length },
+    requestDigest,
+    configVersion: config.version,
+    policyVersion: config.pdp.version,
+  };
+
+  const facts = policyFacts(principal, request, classification, c.req.raw);
+  const { chosen, denials } = route(config, request, facts);
+  if (!chosen) {
+    const first = denials[0]!;
+    const refused = refusal(denials);
+    await commit(
+      sink,
+      decisionRecord(state, principal, {
+        ...baseFields,
+        decision: "deny",
+        code: refused.code,
+        resource: { type: "Backend", id: first.backend.id },
+        reasons: first.decision.reasons,
+        errors: first.decision.errors,
+        obligations: first.decision.obligations,
+        facts,
+        entitySlice: first.decision.entitySlice,
+        candidates: denials.map((d) => ({ backend: d.backend.id, reasons: d.decision.reasons })),
+      }),
+    );
+    throw refused;
+  }
+
+  const { backend, decision } = chosen;
+  const upstreamBody = applyObligations(request, decision);
+  const apiKey = apiKeyFor(c.env, backend);
+  await commit(
+    sink,
+    decisionRecord(state, principal, {
+      ...baseFields,
+      decision: "allow",
+      resource: { type: "Backend", id: backend.id },
+      reasons: decision.reasons,
+      errors: decision.errors,
+      obligations: decision.obligations,
+      facts,
+      entitySlice: decision.entitySlice,
+    }),
+  );
+
+  const completion = (outcome: Partial<RelayOutcome> & { status: number; error?: string }) => {
+    c.executionCtx.waitUntil(
+      sink
+        .commit({
+          type: "completion",
+          requestId: state.requestId,
+          tenant: principal.tenant,
+          time: new Date().toISOString(),
+          backend: backend.id,
+          ...outcome,
+        })
+        .catch((error: unknown) => console.error(JSON.stringify({ event: "audit_completion_failed", requestId: state.requestId, error: String(error) }))),
+    );
+  };
+
+  try {
+    const upstream = await egressFor(config)(`${backend.baseUrl}${provider.path}`, {
+      method: "POST",
+      headers: upstreamHeaders(c.req.raw.headers, provider.credentials(apiKey, c.req.raw.headers)),
+      body: JSON.stringify(upstreamBody),
+      signal: c.req.raw.signal,
+      timeoutMs: backend.timeoutMs,
+    });
+    return await relayReply(provider, upstream, { stream: request.stream, requestId: state.requestId, done: completion });
+  } catch (error) {
+    const failure = asGatewayError(error);
+    completion({ status: failure.status, stream: request.stream, error: failure.code });
+    throw failure;
+  }
+}
+
+/** `GET /v1/models`: the models of every backend policy would let this caller use for public data. */
+export async function handleModels(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
+  const state = c.var.state;
+  const { config, principal } = await authenticateCaller(c, deps);
+  const publicData: Classification = { level: 0, categories: [], findings: [] };
+  const allowed = new Set<string>();
+  for (const backend of config.registry.backends) {
+    for (const model of backend.models) {
+      if (allowed.has(model)) continue;
+      const request: NormalizedRequest = { format: state.format, model, stream: false, texts: [], tools: [], body: {} };
+      const facts = policyFacts(principal, request, publicData, c.req.raw);
+      const decision = config.pdp.decide(invokeModelRequest({ ...facts, backend: backend.id }));
+      if (decision.effect === "allow") allowed.add(model);
+    }
+  }
+  const models = [...allowed].sort();
+  await commit(
+    deps.audit(c.env),
+    decisionRecord(state, principal, {
+      action: "list_models",
+      decision: "allow",
+      models,
+      configVersion: config.version,
+      policyVersion: config.pdp.version,
+    }),
+  );
+  if (state.format === "anthropic") {
+    return c.json({
+      data: models.map((id) => ({ type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" })),
+      has_more: false,
+      first_id: models[0] ?? null,
+      last_id: models.at(-1) ?? null,
+    });
+  }
+  return c.json({ object: "list", data: models.map((id) => ({ id, object: "model", created: 0, owned_by: "verity" })) });
+}

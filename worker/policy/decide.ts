@@ -1,0 +1,94 @@
+/**
+ * Deciding one request against a compiled policy. Pomerium's rule, kept literally: the answer is
+ * allow only when Cedar says allow *and nothing went wrong*; every failure, including an exception
+ * from the engine, is a deny that says why. Deny wins; no permit is a deny.
+ */
+import type { Cedar } from "./engine.ts";
+import type { CompiledPolicy } from "./compile.ts";
+import { obligationKey } from "./obligations.ts";
+import { collectEntityRefs, isEntityRef } from "./slice.ts";
+import { REASON, type AuthzRequest, type Decision, type EntityJson, type Obligation } from "./types.ts";
+
+type CedarEntities = Parameters<Cedar["statefulIsAuthorized"]>[0]["entities"];
+type CedarContext = Parameters<Cedar["statefulIsAuthorized"]>[0]["context"];
+
+export function decideWith(compiled: CompiledPolicy, request: AuthzRequest): Decision {
+  let slice: EntityJson[] = [];
+  const deny = (reasons: string[], errors: string[] = [], obligations: Obligation[] = []): Decision => ({
+    effect: "deny",
+    reasons,
+    errors,
+    obligations,
+    policyVersion: compiled.version,
+    entitiesVersion: compiled.entitiesVersion,
+    entitySlice: slice,
+  });
+
+  try {
+    const problem = requestProblem(request);
+    if (problem !== undefined) return deny([REASON.invalidRequest], [problem]);
+    if (!compiled.store.has(request.principal)) return deny([REASON.unknownPrincipal]);
+    // An unknown resource is left to Cedar, as Cedar defines it: `resource == X` still holds, and
+    // any attribute read on it is an error, hence a deny here.
+
+    const roots = [request.principal, request.resource, ...compiled.literals];
+    collectEntityRefs(request.context, roots);
+    slice = compiled.store.slice(roots);
+
+    const answer = compiled.cedar.statefulIsAuthorized({
+      principal: request.principal,
+      action: { type: "Action", id: request.action },
+      resource: request.resource,
+      context: request.context as CedarContext,
+      preparsedSchemaName: compiled.schemaName,
+      validateRequest: true,
+      preparsedPolicySetId: compiled.policySetId,
+      entities: slice as CedarEntities,
+    });
+    if (answer.type === "failure") {
+      return deny([REASON.evaluationError], answer.errors.map((e) => e.message));
+    }
+    const { decision, diagnostics } = answer.response;
+    const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
+    const determining = [...diagnostics.reason].sort();
+
+    if (decision === "allow" && errors.length === 0) {
+      return {
+        effect: "allow",
+        reasons: determining,
+        errors,
+        obligations: obligationsOf(compiled, determining),
+        policyVersion: compiled.version,
+        entitiesVersion: compiled.entitiesVersion,
+        entitySlice: slice,
+      };
+    }
+    if (decision === "allow") {
+      // Cedar skips a policy that errors; a skipped forbid could be why this is an allow.
+      return deny([REASON.evaluationError], errors);
+    }
+    if (determining.length > 0) return deny(determining, errors, obligationsOf(compiled, determining));
+    return deny([errors.length > 0 ? REASON.evaluationError : REASON.noPermit], errors);
+  } catch (error) {
+    return deny([REASON.evaluationError], [error instanceof Error ? `${error.name}: ${error.message}` : String(error)]);
+  }
+}
+
+function obligationsOf(compiled: CompiledPolicy, policyIds: readonly string[]): Obligation[] {
+  const out = new Map<string, Obligation>();
+  for (const id of policyIds) {
+    for (const obligation of compiled.obligations.get(id) ?? []) out.set(obligationKey(obligation), obligation);
+  }
+  return [...out.values()];
+}
+
+function requestProblem(request: AuthzRequest): string | undefined {
+  const raw: unknown = request;
+  if (typeof raw !== "object" || raw === null) return "request must be an object";
+  const r = raw as Record<string, unknown>;
+  if (!isEntityRef(r.principal)) return "principal must be { type, id }";
+  if (!isEntityRef(r.resource)) return "resource must be { type, id }";
+  if (typeof r.action !== "string" || r.action === "") return "action must be a non-empty string";
+  if (typeof r.context !== "object" || r.context === null || Array.isArray(r.context)) return "context must be a record";
+  return undefined;
+}

@@ -1,0 +1,150 @@
+/**
+ * The entity store and the per-request slice.
+ *
+ * Cedar's cost grows with the entities it is handed (≈12 µs each in cedar-wasm, parsed against the
+ * schema on every call), so each decision gets only the slice it can reach: the principal, the
+ * resource, entities referenced from the context and from policy conditions (literals such as
+ * `Group::"auditors"`), closed under parents and under entity references inside attributes
+ * (`principal.tenant`, and that tenant's own references, …).
+ *
+ * Why this never changes a decision: Cedar reaches an entity's data only by (a) dereferencing an
+ * attribute of an entity value, (b) an `in` test on an entity value, which reads that entity's
+ * ancestors, or (c) `has`/`getTag` on one. Every entity value in an evaluation originates from
+ * principal/resource/action, the context, a policy literal or an attribute of a reachable entity,
+ * and the slice contains all of those with their ancestors. (Actions come from the schema.)
+ * test/unit/policy/cedar-vectors.test.ts checks this against Cedar's own integration tests.
+ */
+import { PolicyEntitiesError } from "./errors.ts";
+import type { EntityJson, EntityRef } from "./types.ts";
+
+export function entityKey(ref: EntityRef): string {
+  return JSON.stringify([ref.type, ref.id]);
+}
+
+export function isEntityRef(value: unknown): value is EntityRef {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const record = value as Record<string, unknown>;
+  return typeof record.type === "string" && typeof record.id === "string";
+}
+
+/**
+ * Every entity reference inside a Cedar JSON value: `{ "__entity": { type, id } }` and, because
+ * Cedar accepts it where the schema expects an entity, a bare `{ type, id }` record. Over-collecting
+ * (a record that merely looks like a reference) only costs a lookup that finds nothing.
+ */
+export function collectEntityRefs(value: unknown, into: EntityRef[]): void {
+  if (Array.isArray(value)) {
+    for (const item of value) collectEntityRefs(item, into);
+    return;
+  }
+  if (typeof value !== "object" || value === null) return;
+  const record = value as Record<string, unknown>;
+  if ("__entity" in record && isEntityRef(record.__entity)) {
+    into.push({ type: record.__entity.type, id: record.__entity.id });
+    return;
+  }
+  if ("__extn" in record) return;
+  if (isEntityRef(record) && Object.keys(record).length === 2) {
+    into.push({ type: record.type, id: record.id });
+    return;
+  }
+  for (const member of Object.values(record)) collectEntityRefs(member, into);
+}
+
+interface StoredEntity {
+  readonly entity: EntityJson;
+  /** Keys of the entities this one can lead Cedar to: its parents and its attributes' references. */
+  readonly edges: readonly string[];
+}
+
+/** An immutable, indexed entity set. Built once per compile. */
+export class EntityStore {
+  private readonly entities: ReadonlyMap<string, StoredEntity>;
+
+  private constructor(entities: ReadonlyMap<string, StoredEntity>) {
+    this.entities = entities;
+  }
+
+  /**
+   * Checks the shape of every entity, drops exact duplicates (the registry and the identity seed may
+   * both supply a tenant) and refuses conflicting ones. Schema conformance is Cedar's check, done by
+   * the compiler.
+   */
+  static from(input: unknown): EntityStore {
+    if (!Array.isArray(input)) throw new PolicyEntitiesError("entities must be an array");
+    const entities = new Map<string, StoredEntity>();
+    const problems: string[] = [];
+    input.forEach((raw: unknown, index) => {
+      const problem = shapeProblem(raw);
+      if (problem !== undefined) {
+        problems.push(`entities[${index}]: ${problem}`);
+        return;
+      }
+      const entity = raw as EntityJson;
+      const key = entityKey(entity.uid);
+      const existing = entities.get(key);
+      if (existing !== undefined) {
+        if (JSON.stringify(existing.entity) !== JSON.stringify(entity)) {
+          problems.push(`entities[${index}]: ${entity.uid.type}::${JSON.stringify(entity.uid.id)} is defined twice, differently`);
+        }
+        return;
+      }
+      const refs: EntityRef[] = [...entity.parents];
+      collectEntityRefs(entity.attrs, refs);
+      entities.set(key, { entity, edges: [...new Set(refs.map(entityKey))] });
+    });
+    if (problems.length > 0) throw new PolicyEntitiesError("bad entities", problems);
+    return new EntityStore(entities);
+  }
+
+  get size(): number {
+    return this.entities.size;
+  }
+
+  has(ref: EntityRef): boolean {
+    return this.entities.has(entityKey(ref));
+  }
+
+  /** All entities, sorted by uid: the canonical order for hashing. */
+  all(): EntityJson[] {
+    return [...this.entities.keys()].sort().map((key) => this.entities.get(key)!.entity);
+  }
+
+  /** The closure of `roots` under parents and attribute references; unknown refs are skipped. */
+  slice(roots: Iterable<EntityRef>): EntityJson[] {
+    const seen = new Set<string>();
+    const queue: string[] = [];
+    for (const root of roots) {
+      const key = entityKey(root);
+      if (!seen.has(key)) {
+        seen.add(key);
+        queue.push(key);
+      }
+    }
+    const out: EntityJson[] = [];
+    for (let i = 0; i < queue.length; i++) {
+      const stored = this.entities.get(queue[i]!);
+      if (stored === undefined) continue;
+      out.push(stored.entity);
+      for (const edge of stored.edges) {
+        if (!seen.has(edge)) {
+          seen.add(edge);
+          queue.push(edge);
+        }
+      }
+    }
+    return out;
+  }
+}
+
+function shapeProblem(raw: unknown): string | undefined {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return "not an object";
+  const entity = raw as Record<string, unknown>;
+  if (!isEntityRef(entity.uid)) return "uid must be { type: string, id: string }";
+  if (typeof entity.attrs !== "object" || entity.attrs === null || Array.isArray(entity.attrs)) return "attrs must be an object";
+  if (!Array.isArray(entity.parents) || !entity.parents.every(isEntityRef)) return "parents must be an array of { type, id }";
+  for (const key of Object.keys(entity)) {
+    if (key !== "uid" && key !== "attrs" && key !== "parents") return `unexpected member ${JSON.stringify(key)}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,10 @@
+/** Wire formats, one file each, behind one interface; the pipeline never branches on the provider. */
+import type { WireFormat } from "../errors.ts";
+import { anthropic } from "./anthropic.ts";
+import { openai } from "./openai.ts";
+import type { WireProvider } from "./types.ts";
+
+export type { UsageReport, WireProvider } from "./types.ts";
+export { relayReply, type RelayOutcome } from "./relay.ts";
+
+export const PROVIDERS: Readonly<Record<WireFormat, WireProvider>> = { openai, anthropic };

@@ -1,0 +1,130 @@
+import { GatewayError } from "../errors.ts";
+import { responseHeaders } from "../network/index.ts";
+import type { UsageReport, WireProvider } from "./types.ts";
+import { isRecord } from "./validate.ts";
+
+/** How a relayed reply ended, for the completion record. */
+export interface RelayOutcome extends UsageReport {
+  status: number;
+  stream: boolean;
+  bytes: number;
+  /** The caller went away before the end; the upstream request was cancelled. */
+  aborted: boolean;
+}
+
+/** A non-streamed reply larger than this is refused rather than buffered (Workers have 128 MB). */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
+function upstreamRefused(status: number): GatewayError {
+  // The upstream's body may hold internal details or secrets; the caller learns only the status.
+  return new GatewayError("upstream_error", `the model backend failed (status ${status})`);
+}
+
+async function relayWhole(
+  provider: WireProvider,
+  upstream: Response,
+  requestId: string,
+  done: (outcome: RelayOutcome) => void,
+): Promise<Response> {
+  const text = await upstream.text();
+  if (text.length > MAX_REPLY_BYTES) throw new GatewayError("upstream_error", "the model backend's reply is too large");
+  let reply: unknown;
+  try {
+    reply = JSON.parse(text);
+  } catch (cause) {
+    throw new GatewayError("upstream_error", "the model backend sent an invalid reply", { cause });
+  }
+  if (!isRecord(reply) || !provider.isCompletion(reply)) {
+    throw new GatewayError("upstream_error", "the model backend sent an invalid reply");
+  }
+  done({ ...provider.readUsage(reply), status: upstream.status, stream: false, bytes: text.length, aborted: false });
+  const headers = responseHeaders(upstream.headers, requestId);
+  headers.set("content-type", "application/json");
+  return new Response(text, { status: upstream.status, headers });
+}
+
+/**
+ * Reads usage out of server-sent events as they pass, without holding any chunk back: only lines
+ * that mention usage or the model are parsed, and a partial line waits for the next chunk.
+ */
+function createUsageObserver(provider: WireProvider) {
+  const decoder = new TextDecoder();
+  let partial = "";
+  const usage: UsageReport = {};
+  return {
+    usage,
+    observe(chunk: Uint8Array) {
+      const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        if (!line.startsWith("data:") || !(line.includes('"usage"') || (!usage.model && line.includes('"model"')))) continue;
+        try {
+          const event: unknown = JSON.parse(line.slice(5));
+          if (isRecord(event)) Object.assign(usage, provider.readUsage(event));
+        } catch {
+          // A malformed event is the caller's to see; it does not change what was metered.
+        }
+      }
+    },
+  };
+}
+
+function relayStream(
+  provider: WireProvider,
+  upstream: Response,
+  requestId: string,
+  done: (outcome: RelayOutcome) => void,
+): Response {
+  const body = upstream.body;
+  if (!body || !(upstream.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    throw new GatewayError("upstream_error", "the model backend did not stream its reply");
+  }
+  const reader = body.getReader();
+  const observer = createUsageObserver(provider);
+  let bytes = 0;
+  const finish = (aborted: boolean) => done({ ...observer.usage, status: upstream.status, stream: true, bytes, aborted });
+
+  // Pull-based: each upstream chunk is forwarded as soon as it arrives, and a cancel by the caller
+  // cancels the upstream read, which closes the upstream connection.
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: ended, value } = await reader.read();
+        if (ended) {
+          controller.close();
+          finish(false);
+          return;
+        }
+        bytes += value.byteLength;
+        observer.observe(value);
+        controller.enqueue(value);
+      } catch (error) {
+        controller.error(error);
+        finish(true);
+      }
+    },
+    async cancel(reason) {
+      finish(true);
+      await reader.cancel(reason);
+    },
+  });
+  const headers = responseHeaders(upstream.headers, requestId);
+  headers.set("content-type", "text/event-stream; charset=utf-8");
+  headers.set("cache-control", "no-cache");
+  return new Response(stream, { status: upstream.status, headers });
+}
+
+/** Relays an upstream reply to the caller in the same wire format; errors become clean 502s. */
+export async function relayReply(
+  provider: WireProvider,
+  upstream: Response,
+  options: { stream: boolean; requestId: string; done: (outcome: RelayOutcome) => void },
+): Promise<Response> {
+  if (upstream.status < 200 || upstream.status > 299) {
+    await upstream.body?.cancel();
+    throw upstreamRefused(upstream.status);
+  }
+  return options.stream
+    ? relayStream(provider, upstream, options.requestId, options.done)
+    : relayWhole(provider, upstream, options.requestId, options.done);
+}

@@ -1,0 +1,206 @@
+/**
+ * The audit log of one tenant, over an `AuditStore`. The Durable Object is a thin shell around
+ * this class; everything here is testable with an in-memory store.
+ *
+ * Write path (append): validate and hash every record, extend the compact range, then commit the
+ * leaves, the completed nodes and the new head in one `store.commit`. Hashing is asynchronous
+ * (WebCrypto) and the commit is synchronous, so appends are serialised by `#appendTail`: while one
+ * append is between reading the head and committing, another would read the same head. The store
+ * re-checks the size inside its transaction as a second line (`conflict`).
+ *
+ * Read path (proofs, entries): perfect nodes and leaves are immutable once committed, and every
+ * read is bounded by a size validated against the committed head first, so a read may interleave
+ * with an append without seeing anything torn.
+ */
+import { toHex } from "../lib/encoding.ts";
+import { AuditError } from "./errors.ts";
+import { isIndex } from "./merkle/bits.ts";
+import { appendLeaves, frontierPositions } from "./merkle/compact-range.ts";
+import { consistencyPath } from "./merkle/consistency.ts";
+import type { Hash } from "./merkle/hash.ts";
+import { inclusionPath } from "./merkle/inclusion.ts";
+import { rangeHash, storedRangeHasher } from "./merkle/range-hash.ts";
+import { type AuditRecord, type PreparedRecord, prepareRecord } from "./record.ts";
+import type { AuditStore, StoredLeaf } from "./store.ts";
+
+/**
+ * Records per `append` call. One call is one transaction and one RPC message:
+ * 256 × MAX_RECORD_BYTES (16 KiB) = 4 MiB, well under the 32 MiB Workers RPC payload limit.
+ */
+export const MAX_APPEND_BATCH = 256;
+
+/** Entries per `entries` page; with MAX_RECORD_BYTES the page stays under the RPC limit (see record.ts). */
+export const MAX_ENTRIES_PAGE = 1000;
+
+export interface AppendReceipt {
+  index: number;
+  /** Hex. */
+  leafHash: string;
+  /** Size of the log after the call's commit; includes this record. */
+  treeSize: number;
+  /** Hex root of the tree of `treeSize` leaves. */
+  rootHash: string;
+}
+
+export interface TreeHead {
+  size: number;
+  rootHash: string;
+}
+
+export interface AuditEntry {
+  index: number;
+  leafHash: string;
+  record: AuditRecord;
+}
+
+export interface InclusionProof {
+  index: number;
+  treeSize: number;
+  leafHash: string;
+  /** Root of the tree of `treeSize` leaves, as this log computes it; check it against a signed head. */
+  rootHash: string;
+  /** Audit path, leaf side first, hex. */
+  proof: string[];
+}
+
+export interface ConsistencyProof {
+  from: number;
+  to: number;
+  fromRootHash: string;
+  toRootHash: string;
+  proof: string[];
+}
+
+export interface AuditLogCoreOptions {
+  /**
+   * The tenant this log belongs to, when the host knows it (a Durable Object's name). If absent,
+   * the first committed record binds the log to its tenant.
+   */
+  tenant?: string;
+}
+
+function requireIndex(name: string, value: unknown): number {
+  if (!isIndex(value)) throw new AuditError("invalid_argument", `${name} must be a non-negative safe integer`);
+  return value;
+}
+
+export class AuditLogCore {
+  readonly #store: AuditStore;
+  readonly #tenant: string | undefined;
+  #appendTail: Promise<unknown> = Promise.resolve();
+
+  constructor(store: AuditStore, options: AuditLogCoreOptions = {}) {
+    if (options.tenant !== undefined && (typeof options.tenant !== "string" || options.tenant === "")) {
+      throw new TypeError("AuditLogCore: tenant must be a non-empty string when given");
+    }
+    this.#store = store;
+    this.#tenant = options.tenant;
+  }
+
+  /**
+   * Appends `records` in order, all or none. Resolves once the batch is committed; every failure
+   * is an `AuditError` and leaves the log unchanged.
+   */
+  append(records: readonly unknown[]): Promise<AppendReceipt[]> {
+    const run = this.#appendTail.then(() => this.#append(records));
+    // The next append waits for this one to settle either way; a failure must not wedge the log.
+    this.#appendTail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #append(records: readonly unknown[]): Promise<AppendReceipt[]> {
+    if (!Array.isArray(records) || records.length === 0 || records.length > MAX_APPEND_BATCH) {
+      throw new AuditError("invalid_batch", `append takes an array of 1 to ${MAX_APPEND_BATCH} records`);
+    }
+    const prepared: PreparedRecord[] = [];
+    for (const record of records) prepared.push(await prepareRecord(record));
+
+    const tenant = this.#store.tenant() ?? this.#tenant ?? prepared[0]?.record.tenant;
+    if (tenant === undefined) throw new AuditError("invalid_batch", "append takes at least one record");
+    for (const { record } of prepared) {
+      if (record.tenant !== tenant) {
+        throw new AuditError("tenant_mismatch", `this log belongs to another tenant than "${record.tenant}"`);
+      }
+    }
+
+    const head = this.#store.head();
+    const frontier = frontierPositions(head.size).map(({ level, index }) => this.#node(level, index));
+    const grown = await appendLeaves(head.size, frontier, prepared.map((p) => p.leafHash));
+    const leaves: StoredLeaf[] = prepared.map((p, offset) => ({
+      index: head.size + offset,
+      leafHash: p.leafHash,
+      canonical: p.canonical,
+    }));
+    try {
+      this.#store.commit({ fromSize: head.size, tenant, leaves, nodes: grown.created, head: { size: grown.size, root: grown.root } });
+    } catch (error) {
+      if (error instanceof AuditError) throw error;
+      throw new AuditError("storage_failed", "the audit store refused the append", { cause: error });
+    }
+    const rootHash = toHex(grown.root);
+    return leaves.map((leaf) => ({ index: leaf.index, leafHash: toHex(leaf.leafHash), treeSize: grown.size, rootHash }));
+  }
+
+  treeHead(): TreeHead {
+    const head = this.#store.head();
+    return { size: head.size, rootHash: toHex(head.root) };
+  }
+
+  /** Entries [start, end), at most MAX_ENTRIES_PAGE of them; `end` may not pass the log's size. */
+  entries(start: number, end: number): AuditEntry[] {
+    requireIndex("start", start);
+    requireIndex("end", end);
+    const size = this.#store.head().size;
+    if (start > end || end > size) throw new AuditError("out_of_range", `[${start}, ${end}) is not inside a log of ${size}`);
+    if (end - start > MAX_ENTRIES_PAGE) throw new AuditError("out_of_range", `a page holds at most ${MAX_ENTRIES_PAGE} entries`);
+    const leaves = this.#store.leaves(start, end);
+    if (leaves.length !== end - start) throw new AuditError("corrupt", `leaves [${start}, ${end}) are not all stored`);
+    return leaves.map((leaf) => ({
+      index: leaf.index,
+      leafHash: toHex(leaf.leafHash),
+      record: JSON.parse(leaf.canonical) as AuditRecord,
+    }));
+  }
+
+  async inclusionProof(index: number, treeSize: number): Promise<InclusionProof> {
+    requireIndex("index", index);
+    requireIndex("treeSize", treeSize);
+    this.#requireSize(treeSize);
+    if (index >= treeSize) throw new AuditError("out_of_range", `leaf ${index} is not in a tree of ${treeSize}`);
+    const hashRange = storedRangeHasher((level, i) => this.#node(level, i));
+    const [proof, root] = await Promise.all([inclusionPath(index, treeSize, hashRange), hashRange(0, treeSize)]);
+    return {
+      index,
+      treeSize,
+      leafHash: toHex(this.#node(0, index)),
+      rootHash: toHex(root),
+      proof: proof.map((h) => toHex(h)),
+    };
+  }
+
+  async consistencyProof(from: number, to: number): Promise<ConsistencyProof> {
+    requireIndex("from", from);
+    requireIndex("to", to);
+    this.#requireSize(to);
+    if (from === 0) throw new AuditError("out_of_range", "a consistency proof from the empty tree proves nothing");
+    if (from > to) throw new AuditError("out_of_range", `from (${from}) is larger than to (${to})`);
+    const read = (level: number, i: number): Hash => this.#node(level, i);
+    const [proof, fromRoot, toRoot] = await Promise.all([
+      consistencyPath(from, to, storedRangeHasher(read)),
+      rangeHash(0, from, read),
+      rangeHash(0, to, read),
+    ]);
+    return { from, to, fromRootHash: toHex(fromRoot), toRootHash: toHex(toRoot), proof: proof.map((h) => toHex(h)) };
+  }
+
+  #requireSize(treeSize: number): void {
+    const size = this.#store.head().size;
+    if (treeSize > size) throw new AuditError("out_of_range", `tree size ${treeSize} is beyond the log's ${size}`);
+  }
+
+  #node(level: number, index: number): Hash {
+    const hash = this.#store.node(level, index);
+    if (hash === undefined) throw new AuditError("corrupt", `stored node (${level}, ${index}) is missing`);
+    return hash;
+  }
+}

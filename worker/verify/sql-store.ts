@@ -1,0 +1,117 @@
+/**
+ * `AuditStore` over a Durable Object's SQLite storage. Tables are prefixed `audit_`; the schema is
+ * versioned in `audit_meta` and brought up to date by `ensureSchema`, which is idempotent.
+ *
+ * Durability: `commit` runs in `transactionSync`, so a throw at any statement rolls back every
+ * statement of the batch. Once it returns, the Durable Object's output gate holds the RPC reply
+ * that reports the commit until SQLite has made it durable; a caller that sees the receipt can rely
+ * on the record surviving a crash.
+ */
+import { AuditError } from "./errors.ts";
+import { EMPTY_TREE_ROOT, type Hash } from "./merkle/hash.ts";
+import type { AppendBatch, AuditStore, StoredHead, StoredLeaf } from "./store.ts";
+
+/** The part of `DurableObjectStorage` the store needs; tests wrap it to fail chosen statements. */
+export type SqlBackend = Pick<DurableObjectStorage, "sql" | "transactionSync">;
+
+/** Schema steps; step i brings version i to version i + 1. Append only, never edit a shipped step. */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    // One row: the committed tree head.
+    `CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 0), size INTEGER NOT NULL, root BLOB NOT NULL)`,
+    // One row per leaf: its hash and the canonical record text it commits to.
+    `CREATE TABLE audit_leaves (idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, record TEXT NOT NULL)`,
+    // Perfect subtree roots of level ≥ 1 (level 0 lives in audit_leaves); immutable once written.
+    `CREATE TABLE audit_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID`,
+  ],
+];
+
+export const AUDIT_SCHEMA_VERSION = MIGRATIONS.length;
+
+function blob(hash: Hash): ArrayBuffer {
+  return hash.slice().buffer;
+}
+
+function hashFrom(value: SqlStorageValue | undefined): Hash | undefined {
+  return value instanceof ArrayBuffer ? new Uint8Array(value) : undefined;
+}
+
+export function ensureSchema(storage: SqlBackend): void {
+  storage.transactionSync(() => {
+    storage.sql.exec(`CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    const row = storage.sql.exec<{ value: string }>(`SELECT value FROM audit_meta WHERE key = 'schema_version'`).toArray()[0];
+    const found = row === undefined ? 0 : Number(row.value);
+    if (!Number.isInteger(found) || found > AUDIT_SCHEMA_VERSION) {
+      throw new AuditError("schema_too_new", `audit schema version ${row?.value} is newer than ${AUDIT_SCHEMA_VERSION}`);
+    }
+    for (let version = found; version < AUDIT_SCHEMA_VERSION; version++) {
+      for (const statement of MIGRATIONS[version] ?? []) storage.sql.exec(statement);
+    }
+    storage.sql.exec(
+      `INSERT INTO audit_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      String(AUDIT_SCHEMA_VERSION),
+    );
+  });
+}
+
+export class SqlAuditStore implements AuditStore {
+  readonly #storage: SqlBackend;
+
+  /** Ensures the schema; cheap and idempotent, so it runs every time the object starts. */
+  constructor(storage: SqlBackend) {
+    this.#storage = storage;
+    ensureSchema(storage);
+  }
+
+  head(): StoredHead {
+    const row = this.#storage.sql.exec<{ size: number; root: ArrayBuffer }>(`SELECT size, root FROM audit_head WHERE id = 0`).toArray()[0];
+    if (row === undefined) return { size: 0, root: EMPTY_TREE_ROOT };
+    return { size: row.size, root: new Uint8Array(row.root) };
+  }
+
+  tenant(): string | undefined {
+    const row = this.#storage.sql.exec<{ value: string }>(`SELECT value FROM audit_meta WHERE key = 'tenant'`).toArray()[0];
+    return row?.value;
+  }
+
+  node(level: number, index: number): Hash | undefined {
+    const cursor =
+      level === 0
+        ? this.#storage.sql.exec(`SELECT leaf_hash AS hash FROM audit_leaves WHERE idx = ?`, index)
+        : this.#storage.sql.exec(`SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?`, level, index);
+    return hashFrom(cursor.toArray()[0]?.hash);
+  }
+
+  leaves(start: number, end: number): StoredLeaf[] {
+    return this.#storage.sql
+      .exec<{ idx: number; leaf_hash: ArrayBuffer; record: string }>(
+        `SELECT idx, leaf_hash, record FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx`,
+        start,
+        end,
+      )
+      .toArray()
+      .map((row) => ({ index: row.idx, leafHash: new Uint8Array(row.leaf_hash), canonical: row.record }));
+  }
+
+  commit(batch: AppendBatch): void {
+    const sql = this.#storage.sql;
+    this.#storage.transactionSync(() => {
+      const size = this.head().size;
+      if (size !== batch.fromSize) {
+        throw new AuditError("conflict", `log is at size ${size}, the batch was built for ${batch.fromSize}`);
+      }
+      sql.exec(`INSERT INTO audit_meta (key, value) VALUES ('tenant', ?) ON CONFLICT (key) DO NOTHING`, batch.tenant);
+      for (const leaf of batch.leaves) {
+        sql.exec(`INSERT INTO audit_leaves (idx, leaf_hash, record) VALUES (?, ?, ?)`, leaf.index, blob(leaf.leafHash), leaf.canonical);
+      }
+      for (const node of batch.nodes) {
+        sql.exec(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`, node.level, node.index, blob(node.hash));
+      }
+      sql.exec(
+        `INSERT INTO audit_head (id, size, root) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root`,
+        batch.head.size,
+        blob(batch.head.root),
+      );
+    });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * JSON Schemas (2020-12) of the configuration registry as stored in KV. `@cfworker/json-schema`
+ * interprets them without code generation, so they are safe in Workers (no `eval`).
+ */
+
+const id = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" } as const;
+const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]{0,63}$" } as const;
+const region = { type: "string", pattern: "^[a-z]{2,16}$" } as const;
+
+export const tenantSchema = {
+  type: "object",
+  required: ["name", "residency", "jurisdiction"],
+  additionalProperties: false,
+  properties: { name: { type: "string", minLength: 1 }, residency: region, jurisdiction: region },
+} as const;
+
+export const issuerSchema = {
+  type: "object",
+  required: ["id", "kind", "issuer", "jwksUri", "audiences", "algorithms", "tenantClaim"],
+  additionalProperties: false,
+  properties: {
+    id,
+    kind: { enum: ["oidc"] },
+    issuer: { type: "string", minLength: 1 },
+    jwksUri: { type: "string", minLength: 1 },
+    audiences: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    // Asymmetric algorithms only: an HMAC algorithm for a public-key issuer is the classic confusion attack.
+    algorithms: {
+      type: "array",
+      minItems: 1,
+      uniqueItems: true,
+      items: { enum: ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519"] },
+    },
+    tokenType: { type: "string", minLength: 1 },
+    maxTokenAgeSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+    tenantClaim: { type: "string", minLength: 1 },
+  },
+} as const;
+
+export const backendSchema = {
+  type: "object",
+  required: ["id", "wireFormats", "baseUrl", "region", "jurisdiction", "tier", "models", "secret", "timeoutMs", "preference"],
+  additionalProperties: false,
+  properties: {
+    id,
+    description: { type: "string" },
+    wireFormats: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["openai", "anthropic"] } },
+    baseUrl: { type: "string", minLength: 1 },
+    region,
+    jurisdiction: region,
+    tier: { enum: ["public", "confidential", "self-hosted"] },
+    models: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$" } },
+    secret: secretName,
+    timeoutMs: { type: "integer", minimum: 100, maximum: 300000 },
+    preference: { type: "integer", minimum: 0, maximum: 1000 },
+  },
+} as const;
+
+export const toolSchema = {
+  type: "object",
+  required: ["id", "tenant", "endpoint", "audience", "classification", "requiresMfa", "arguments"],
+  additionalProperties: false,
+  properties: {
+    id,
+    tenant: id,
+    description: { type: "string" },
+    endpoint: { type: "string", minLength: 1 },
+    audience: { type: "string", minLength: 1 },
+    classification: { enum: ["public", "internal", "confidential", "restricted"] },
+    requiresMfa: { type: "boolean" },
+    arguments: { type: "object" },
+  },
+} as const;
+
+export const registrySchema = {
+  type: "object",
+  required: ["tenants", "issuers", "backends", "tools"],
+  additionalProperties: false,
+  properties: {
+    tenants: { type: "object", propertyNames: id, additionalProperties: tenantSchema },
+    issuers: { type: "array", items: issuerSchema },
+    backends: { type: "array", minItems: 1, items: backendSchema },
+    tools: { type: "array", items: toolSchema },
+  },
+} as const;
