@@ -51,10 +51,6 @@ export function principalNames(): string[] {
   return [...users.keys(), ...workloads.keys()];
 }
 
-export function seededUsers(): SeededUser[] {
-  return [...users.values()];
-}
-
 export function seededWorkloads(): SeededWorkload[] {
   return [...workloads.values()];
 }

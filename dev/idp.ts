@@ -46,20 +46,21 @@ const GATEWAY_SCOPES = "openid profile gateway";
 /** Ten minutes: short enough that a leaked dev token dies quickly, long enough for a manual session. */
 const ACCESS_TOKEN_TTL_SECONDS = 600;
 const PASSWORD_GRANT = "password";
+const PASSWORD_GRANT_PARAMS = ["username", "password", "scope", "resource"];
 
 export async function startIdp(options: IdpOptions): Promise<RunningIdp> {
+  // Keys first (RSA generation is slow), so the provider is ready the moment the port is bound.
+  const config = await configuration();
   const server = createServer();
   const port = await listen(server, options.port, options.host ?? "127.0.0.1");
-  const issuer = `http://127.0.0.1:${port}`;
-
-  const provider = new Provider(issuer, await configuration());
-  provider.registerGrantType(PASSWORD_GRANT, passwordGrant(provider), ["username", "password", "scope", "resource"], [
-    "resource",
-  ]);
+  // The issuer names the bound port, which is only known now when port 0 was asked for.
+  const provider = new Provider(`http://127.0.0.1:${port}`, config);
+  // `resource` may repeat (RFC 8707), which the handler then refuses with invalid_target.
+  provider.registerGrantType(PASSWORD_GRANT, passwordGrant(provider), PASSWORD_GRANT_PARAMS, ["resource"]);
   provider.on("server_error", logServerError);
   server.on("request", provider.callback());
 
-  return { issuer, close: () => closeServer(server) };
+  return { issuer: provider.issuer, close: () => closeServer(server) };
 }
 
 async function configuration(): Promise<Configuration> {

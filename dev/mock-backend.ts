@@ -3,8 +3,9 @@
  * routes to. Each backend speaks both wire formats and names itself in every reply:
  *
  * - `POST /v1/chat/completions` and `GET /v1/models` (OpenAI: `Authorization: Bearer <apiKey>`)
- * - `POST /v1/messages` (Anthropic: `x-api-key: <apiKey>` and `anthropic-version`; `GET /v1/models`
- *   answers in Anthropic's shape when called with `x-api-key`)
+ * - `POST /v1/messages` (Anthropic: `x-api-key: <apiKey>`, or `Authorization: Bearer <apiKey>` as
+ *   Anthropic's own SDK 1.x sends it, and `anthropic-version`; `GET /v1/models` answers in Anthropic's
+ *   shape when called with `x-api-key` or `anthropic-version`)
  * - header `x-mock-backend: <id>` on every response; default answer `Hello from <id> (<region>, <tier>).`
  * - `GET /__mock/requests`: the last 50 requests received (JSON); `DELETE /__mock/requests` clears them
  *
@@ -87,7 +88,9 @@ async function serve(state: BackendState, request: IncomingMessage, response: Se
 /** Anthropic's shape for its route, and for /v1/models called Anthropic's way; OpenAI's otherwise. */
 function wireFormatFor(path: string, request: IncomingMessage): WireFormat {
   if (path === "/v1/messages") return anthropic;
-  return path === "/v1/models" && request.headers["x-api-key"] !== undefined ? anthropic : openai;
+  const { headers } = request;
+  const anthropicCaller = headers["x-api-key"] !== undefined || headers["anthropic-version"] !== undefined;
+  return path === "/v1/models" && anthropicCaller ? anthropic : openai;
 }
 
 /** Marks the record aborted and aborts the signal when the connection closes before the reply ends. */

@@ -7,6 +7,7 @@ import { Hono, type Context } from "hono";
 import type { AppEnv } from "./context.ts";
 import { asGatewayError, errorResponse, GatewayError, type WireFormat } from "./errors.ts";
 import { createIdentity } from "./identity/index.ts";
+import { handleAuditEntries, handleAuditHead } from "./audit-routes.ts";
 import { handleChat, handleModels, type PipelineDeps } from "./pipeline.ts";
 import { createAuditSink } from "./verify/index.ts";
 import { createConfigSource } from "./workload/index.ts";
@@ -51,6 +52,8 @@ app.get("/healthz", (c) => c.text("ok"));
 app.post("/v1/chat/completions", (c) => handleChat(c, deps));
 app.post("/v1/messages", (c) => handleChat(c, deps));
 app.get("/v1/models", (c) => handleModels(c, deps));
+app.get("/audit/:tenant/head", (c) => handleAuditHead(c, deps));
+app.get("/audit/:tenant/entries", (c) => handleAuditEntries(c, deps));
 
 for (const [path, allow] of [
   ["/v1/chat/completions", "POST"],

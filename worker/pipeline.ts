@@ -13,7 +13,7 @@ import { asGatewayError, GatewayError } from "./errors.ts";
 import { sha256Hex } from "./lib/encoding.ts";
 import type { Authenticate } from "./identity/index.ts";
 import { createEgress, readJsonBody, upstreamHeaders, type Egress } from "./network/index.ts";
-import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
+import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation, type RequestEnvironment } from "./policy/index.ts";
 import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
 import type { Backend, ConfigSource, GatewayConfig } from "./workload/index.ts";
@@ -40,15 +40,11 @@ function egressFor(config: GatewayConfig): Egress {
   return egress;
 }
 
-/** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
-function policyFacts(principal: Principal, request: NormalizedRequest, classification: Classification, raw: Request): Omit<InvokeModelFacts, "backend"> {
+/** What every PDP question carries about the caller and where the request came from. */
+export function requestEnvironment(principal: Principal, raw: Request): RequestEnvironment {
   const cf = (raw as Request & { cf?: { country?: unknown; continent?: unknown } }).cf;
   return {
-    principal: { type: principal.kind === "user" ? "User" : "Workload", id: principal.id },
-    model: request.model,
-    classification: { level: classification.level, categories: classification.categories },
     authn: { method: principal.authn.method, mfa: principal.authn.mfa, acr: principal.authn.acr },
-    request: { wireFormat: request.format, stream: request.stream, tools: request.tools },
     risk: "low",
     geo: {
       country: typeof cf?.country === "string" ? cf.country : "",
@@ -57,7 +53,18 @@ function policyFacts(principal: Principal, request: NormalizedRequest, classific
   };
 }
 
-function decisionRecord(state: RequestState, principal: Principal | undefined, fields: Record<string, unknown>): AuditRecord {
+/** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
+function policyFacts(principal: Principal, request: NormalizedRequest, classification: Classification, raw: Request): Omit<InvokeModelFacts, "backend"> {
+  return {
+    ...requestEnvironment(principal, raw),
+    principal: { type: principal.kind === "user" ? "User" : "Workload", id: principal.id },
+    model: request.model,
+    classification: { level: classification.level, categories: classification.categories },
+    request: { wireFormat: request.format, stream: request.stream, tools: request.tools },
+  };
+}
+
+export function decisionRecord(state: RequestState, principal: Principal | undefined, fields: Record<string, unknown>): AuditRecord {
   return {
     type: "decision",
     requestId: state.requestId,
@@ -70,7 +77,7 @@ function decisionRecord(state: RequestState, principal: Principal | undefined, f
 }
 
 /** Commits a decision before its effect; when the log cannot commit, the request is refused. */
-async function commit(sink: AuditSink, record: AuditRecord): Promise<void> {
+export async function commit(sink: AuditSink, record: AuditRecord): Promise<void> {
   try {
     await sink.commit(record);
   } catch (cause) {

@@ -1,12 +1,14 @@
 /**
- * Anthropic's messages wire format, as the official API speaks it: `x-api-key` and a required
- * `anthropic-version`, `message` objects with content blocks, named SSE events (`message_start` …
- * `message_stop`), `{"type":"error","error":{…}}` errors.
+ * Anthropic's messages wire format, as the official API speaks it: the API key in `x-api-key` (or, as
+ * the official TypeScript SDK 1.x sends it, `Authorization: Bearer`) and a required
+ * `anthropic-version`; `message` objects with content blocks; named SSE events (`message_start` …
+ * `message_stop`); `{"type":"error","error":{…}}` errors.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { ChatRequest, Reply } from "./reply.ts";
 import {
   WireError,
+  bearerToken,
   fragments,
   isRecord,
   lastUserText,
@@ -30,7 +32,7 @@ export const anthropic: WireFormat = {
 };
 
 function checkAuth(headers: IncomingHttpHeaders, apiKey: string): void {
-  const key = headers["x-api-key"];
+  const key = headers["x-api-key"] ?? bearerToken(headers);
   if (key === undefined) throw new WireError(401, "x-api-key header is required");
   if (key !== apiKey) throw new WireError(401, "invalid x-api-key");
   // Checked after the key, as the API does; a gateway that forgets the header fails here as it would there.

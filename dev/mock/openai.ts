@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { ChatRequest, Reply } from "./reply.ts";
 import {
   WireError,
+  bearerToken,
   fragments,
   isRecord,
   lastUserText,
@@ -30,15 +31,15 @@ export const openai: WireFormat = {
 };
 
 function checkAuth(headers: IncomingHttpHeaders, apiKey: string): void {
-  const match = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? "");
-  if (match === null) {
+  const key = bearerToken(headers);
+  if (key === undefined) {
     throw new WireError(
       401,
       "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
     );
   }
   // The real API echoes a redacted key; the mock echoes none, so no test output carries one.
-  if (match[1] !== apiKey) throw new WireError(401, "Incorrect API key provided.", { code: "invalid_api_key" });
+  if (key !== apiKey) throw new WireError(401, "Incorrect API key provided.", { code: "invalid_api_key" });
 }
 
 function parseRequest(body: unknown): ChatRequest {

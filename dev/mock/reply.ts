@@ -62,7 +62,7 @@ function replyContent(backend: MockBackendSpec, request: ChatRequest, steered: S
   }
 }
 
-export function defaultAnswer(backend: MockBackendSpec): string {
+function defaultAnswer(backend: MockBackendSpec): string {
   return `Hello from ${backend.id} (${backend.region}, ${backend.tier}).`;
 }
 

@@ -46,8 +46,10 @@ export function parseSteering(message: string): Steering {
   const rest = REST_OF_MESSAGE_MARKER.exec(message);
   // Markers inside the text of `#say:` or the arguments of `#tool:` are payload, not steering.
   const head = rest === null ? message : message.slice(0, rest.index);
+  const content =
+    rest === null ? plainContent(head) : restOfMessageContent(rest[1], message.slice(rest.index + rest[0].length), head);
   return {
-    content: rest === null ? plainContent(head) : restOfMessageContent(rest[1], message.slice(rest.index + rest[0].length), head),
+    content,
     model: /#model:(\S+)/.exec(head)?.[1],
     slowMs: numberAfter(/#slow:(\d{1,6})(?!\d)/, head),
     status: numberAfter(/#status:([45]\d\d)(?!\d)/, head),

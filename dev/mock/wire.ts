@@ -39,6 +39,11 @@ export interface WireFormat {
   modelList(models: readonly string[], backendId: string): unknown;
 }
 
+/** The token of an `Authorization: Bearer <token>` header, if that is what was sent. */
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? "")?.[1];
+}
+
 export function sseData(data: unknown): string {
   return `data: ${JSON.stringify(data)}\n\n`;
 }
@@ -65,11 +70,13 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The text of a message's content: a string, or the `text` of its `{type:"text"}` parts. */
-export function contentText(content: unknown): string {
+function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) return "";
+  const isText = (part: unknown): part is { type: "text"; text: string } =>
+    isRecord(part) && part["type"] === "text" && typeof part["text"] === "string";
   return content
-    .filter((part): part is { type: "text"; text: string } => isRecord(part) && part["type"] === "text" && typeof part["text"] === "string")
+    .filter(isText)
     .map((part) => part.text)
     .join("\n");
 }
@@ -96,7 +103,9 @@ export function requireMessages(body: Record<string, unknown>): Record<string, u
 
 export function requireModel(body: Record<string, unknown>): string {
   const model = body["model"];
-  if (typeof model !== "string" || model === "") throw new WireError(400, "model: a model name is required", { param: "model" });
+  if (typeof model !== "string" || model === "") {
+    throw new WireError(400, "model: a model name is required", { param: "model" });
+  }
   return model;
 }
 

@@ -3,8 +3,8 @@
  * stream accumulators, which are strict about chunk order and tool-call fragments) accept the mock,
  * the gateway's adapters are tested against what the real APIs send.
  */
-import Anthropic from "@anthropic-ai/sdk";
-import OpenAI from "openai";
+import Anthropic, { APIError as AnthropicError } from "@anthropic-ai/sdk";
+import OpenAI, { APIError as OpenAIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MOCK_BACKENDS } from "../../dev/config.ts";
 import { LEAKY_UPSTREAM_DETAIL, startMockBackend, type RunningMockBackend } from "../../dev/mock-backend.ts";
@@ -13,8 +13,8 @@ const spec = MOCK_BACKENDS.find((candidate) => candidate.id === "us-public")!;
 const searchTool = {
   name: "search_documents",
   description: "read-only search in the caller's tenant",
-  parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
-} as const;
+  parameters: { type: "object" as const, properties: { query: { type: "string" } }, required: ["query"] },
+};
 
 let backend: RunningMockBackend;
 let openai: OpenAI;
@@ -89,7 +89,7 @@ describe("the openai SDK", () => {
     );
     const failure = await openai.chat.completions.create({ model: "m", messages: user("#status:429") }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((failure as OpenAI.APIError).message).toContain(LEAKY_UPSTREAM_DETAIL);
+    expect((failure as OpenAIError).message).toContain(LEAKY_UPSTREAM_DETAIL);
   });
 
   it("lists models", async () => {
@@ -104,7 +104,7 @@ describe("the anthropic SDK", () => {
   const tool = { name: searchTool.name, description: searchTool.description, input_schema: searchTool.parameters };
 
   it("reads a message, its model and usage", async () => {
-    const message = await anthropic.messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: user("hi") });
+    const message = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: user("hi") });
     expect(message.content).toEqual([{ type: "text", text: "Hello from us-public (us, public)." }]);
     expect(message.stop_reason).toBe("end_turn");
     expect(message.usage.output_tokens).toBeGreaterThan(0);
@@ -112,7 +112,7 @@ describe("the anthropic SDK", () => {
 
   it("reads a tool use block", async () => {
     const message = await anthropic.messages.create({
-      model: "claude-sonnet-4-5",
+      model: "claude-haiku-4-5",
       max_tokens: 64,
       messages: user('#tool:search_documents {"query": "nda"}'),
       tools: [tool],
@@ -131,13 +131,13 @@ describe("the anthropic SDK", () => {
     stream.on("text", (delta) => deltas.push(delta));
     const final = await stream.finalMessage();
     expect(final.model).toBe("claude-x");
-    expect(final.content).toEqual([{ type: "text", text: "streamed words arrive in order", citations: null }]);
+    expect(final.content).toMatchObject([{ type: "text", text: "streamed words arrive in order" }]);
     expect(deltas.length).toBeGreaterThanOrEqual(3);
   });
 
   it("reassembles a streamed tool input from its JSON fragments", async () => {
     const stream = anthropic.messages.stream({
-      model: "claude-sonnet-4-5",
+      model: "claude-haiku-4-5",
       max_tokens: 64,
       messages: user('#tool:search_documents {"query": "board minutes 2024", "matter": "m-7"}'),
       tools: [tool],
@@ -156,7 +156,13 @@ describe("the anthropic SDK", () => {
       .create({ model: "m", max_tokens: 8, messages: user("#status:529") })
       .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(Anthropic.APIError);
-    expect((failure as Anthropic.APIError).status).toBe(529);
-    expect((failure as Anthropic.APIError).message).toContain(LEAKY_UPSTREAM_DETAIL);
+    expect((failure as AnthropicError).status).toBe(529);
+    expect((failure as AnthropicError).message).toContain(LEAKY_UPSTREAM_DETAIL);
+  });
+
+  it("lists models", async () => {
+    const ids = [];
+    for await (const model of anthropic.models.list()) ids.push(model.id);
+    expect(ids).toContain("claude-haiku-4-5");
   });
 });

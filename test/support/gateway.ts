@@ -58,12 +58,12 @@ export async function auditRecords(tenant: string): Promise<StoredRecord[]> {
   // Typed by hand: the generated RPC stub type of the whole class is too deep for tsc here.
   const stub = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant)) as unknown as {
     treeHead(): Promise<{ size: number }>;
-    entries(start: number, end: number): Promise<Array<{ record: unknown }>>;
+    entries(start: number, end: number): Promise<Array<{ canonical: string }>>;
   };
   const head = await stub.treeHead();
   if (head.size === 0) return [];
   const page = await stub.entries(0, head.size);
-  return page.map((entry) => entry.record as StoredRecord);
+  return page.map((entry) => JSON.parse(entry.canonical) as StoredRecord);
 }
 
 export async function auditFor(tenant: string, requestId: string): Promise<StoredRecord[]> {

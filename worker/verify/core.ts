@@ -20,7 +20,7 @@ import { consistencyPath } from "./merkle/consistency.ts";
 import type { Hash } from "./merkle/hash.ts";
 import { inclusionPath } from "./merkle/inclusion.ts";
 import { rangeHash, storedRangeHasher } from "./merkle/range-hash.ts";
-import { type AuditRecord, type PreparedRecord, prepareRecord } from "./record.ts";
+import { type PreparedRecord, prepareRecord } from "./record.ts";
 import type { AuditStore, StoredLeaf } from "./store.ts";
 
 /**
@@ -47,10 +47,15 @@ export interface TreeHead {
   rootHash: string;
 }
 
+/**
+ * One committed record. The record travels as its canonical JSON text, the exact bytes its leaf
+ * hash commits to, so a verifier re-hashes what it received (`JSON.parse` gives the record back).
+ * A typed record object would also make Workers RPC's recursive result types too deep for tsc.
+ */
 export interface AuditEntry {
   index: number;
   leafHash: string;
-  record: AuditRecord;
+  canonical: string;
 }
 
 export interface InclusionProof {
@@ -155,11 +160,7 @@ export class AuditLogCore {
     if (end - start > MAX_ENTRIES_PAGE) throw new AuditError("out_of_range", `a page holds at most ${MAX_ENTRIES_PAGE} entries`);
     const leaves = this.#store.leaves(start, end);
     if (leaves.length !== end - start) throw new AuditError("corrupt", `leaves [${start}, ${end}) are not all stored`);
-    return leaves.map((leaf) => ({
-      index: leaf.index,
-      leafHash: toHex(leaf.leafHash),
-      record: JSON.parse(leaf.canonical) as AuditRecord,
-    }));
+    return leaves.map((leaf) => ({ index: leaf.index, leafHash: toHex(leaf.leafHash), canonical: leaf.canonical }));
   }
 
   async inclusionProof(index: number, treeSize: number): Promise<InclusionProof> {

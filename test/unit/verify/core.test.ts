@@ -111,7 +111,7 @@ describe("reads", () => {
     await core.append(Array.from({ length: 25 }, (_, i) => rec(i)));
     const page = core.entries(10, 20);
     expect(page.map((e) => e.index)).toEqual(Array.from({ length: 10 }, (_, i) => 10 + i));
-    expect(page[0]?.record).toEqual(rec(10));
+    expect(JSON.parse(page[0]?.canonical ?? "")).toEqual(rec(10));
     expect(core.entries(25, 25)).toEqual([]);
   });
 
