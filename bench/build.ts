@@ -20,8 +20,8 @@ export interface BundleFile {
 
 export interface Build {
   outDir: string;
-  /** The entry module wrangler wrote (`index.js`, or named after `main`). */
-  scriptPath: string;
+  /** The modules wrangler wrote, entry first (`index.js` or named after `main`, then `.wasm`). */
+  modules: Array<{ type: "ESModule" | "CompiledWasm"; path: string }>;
   files: BundleFile[];
   rawBytes: number;
   gzipBytes: number;
@@ -59,7 +59,10 @@ export async function buildWorker(label: string, configPath?: string): Promise<B
   if (names.filter((n) => /\.m?js$/.test(n)).length > 1) throw new Error(`wrangler wrote several JavaScript modules to ${outDir}; expected one bundle`);
   return {
     outDir,
-    scriptPath: join(outDir, entry),
+    modules: [
+      { type: "ESModule" as const, path: join(outDir, entry) },
+      ...names.filter((n) => n.endsWith(".wasm")).map((n) => ({ type: "CompiledWasm" as const, path: join(outDir, n) })),
+    ],
     files,
     rawBytes: files.reduce((s, f) => s + f.rawBytes, 0),
     gzipBytes: files.reduce((s, f) => s + f.gzipBytes, 0),

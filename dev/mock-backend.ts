@@ -37,6 +37,11 @@ export interface RunningMockBackend {
 }
 
 export const INSPECTION_PATH = "/__mock/requests";
+/**
+ * `/__mock/redirect/<port>/<path>` answers 307 to `http://127.0.0.1:<port>/<path>`: a backend that
+ * tries to bounce the gateway elsewhere (the gateway must not follow).
+ */
+export const REDIRECT_PREFIX = "/__mock/redirect/";
 
 /** The models the seeded registry (kv-seeds/backends.json) routes to; any other name is served too. */
 const LISTED_MODELS = ["gpt-4o-mini", "gpt-4.1", "claude-sonnet-4-5", "claude-haiku-4-5", "mistral-large-2"];
@@ -71,6 +76,7 @@ function handler(state: BackendState): (request: IncomingMessage, response: Serv
 async function serve(state: BackendState, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const path = new URL(request.url ?? "/", "http://mock.invalid").pathname;
   if (path === INSPECTION_PATH) return inspect(state.log, request, response);
+  if (path.startsWith(REDIRECT_PREFIX)) return redirect(state.log, request, response, path.slice(REDIRECT_PREFIX.length));
 
   const format = wireFormatFor(path, request);
   try {
@@ -83,6 +89,14 @@ async function serve(state: BackendState, request: IncomingMessage, response: Se
     if (error instanceof Error && error.name === "AbortError") return;
     throw error;
   }
+}
+
+async function redirect(log: RequestLog, request: IncomingMessage, response: ServerResponse, rest: string): Promise<void> {
+  log.record(request, await readBody(request));
+  const match = /^(\d{1,5})(\/.*)$/.exec(rest);
+  if (!match) return sendJson(response, 404, { error: "redirect path must be /__mock/redirect/<port>/<path>" });
+  response.writeHead(307, { location: `http://127.0.0.1:${match[1]}${match[2]}` });
+  response.end();
 }
 
 /** Anthropic's shape for its route, and for /v1/models called Anthropic's way; OpenAI's otherwise. */

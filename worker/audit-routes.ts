@@ -5,7 +5,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "./context.ts";
 import { GatewayError } from "./errors.ts";
-import { authenticateCaller, commit, decisionRecord, requestEnvironment, type PipelineDeps } from "./pipeline.ts";
+import { authenticateCaller, commit, decisionRecord, requestEnvironment, type PipelineDeps } from "./caller.ts";
 import { tenantActionRequest } from "./policy/index.ts";
 import { MAX_ENTRIES_PAGE, type AuditEntry, type TreeHead } from "./verify/index.ts";
 

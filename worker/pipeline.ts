@@ -7,54 +7,19 @@
  * Every step either extends the request's state or throws a GatewayError; a thrown error is a deny,
  * and every decision (allow or deny) is committed to the tenant's audit log before its effect.
  */
-import type { AppEnv, Classification, NormalizedRequest, Principal, RequestState } from "./context.ts";
+import type { Context } from "hono";
+import { authenticateCaller, commit, decisionRecord, egressFor, requestEnvironment, type PipelineDeps } from "./caller.ts";
+import type { AppEnv, Classification, NormalizedRequest, Principal } from "./context.ts";
 import { classify, LABEL_HEADER } from "./data/index.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import { sha256Hex } from "./lib/encoding.ts";
-import type { Authenticate } from "./identity/index.ts";
-import { createEgress, readJsonBody, upstreamHeaders, type Egress } from "./network/index.ts";
-import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation, type RequestEnvironment } from "./policy/index.ts";
+import { readJsonBody, upstreamHeaders } from "./network/index.ts";
+import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
 import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
-import type { AuditRecord, AuditSink } from "./verify/index.ts";
-import type { Backend, ConfigSource, GatewayConfig } from "./workload/index.ts";
-import type { Context } from "hono";
-
-export interface PipelineDeps {
-  config: ConfigSource;
-  authenticate: Authenticate;
-  audit: (env: AppEnv["Bindings"]) => AuditSink;
-}
-
-/** Where refusals of callers that proved no identity are recorded (no tenant is known for them). */
-export const UNAUTHENTICATED_LOG = "_unauthenticated";
-
-const egressByConfig = new WeakMap<GatewayConfig, Egress>();
-
-/** One egress firewall per configuration version: its allowlist is the registry's origins. */
-function egressFor(config: GatewayConfig): Egress {
-  let egress = egressByConfig.get(config);
-  if (!egress) {
-    egress = createEgress(config.registry.origins);
-    egressByConfig.set(config, egress);
-  }
-  return egress;
-}
-
-/** What every PDP question carries about the caller and where the request came from. */
-export function requestEnvironment(principal: Principal, raw: Request): RequestEnvironment {
-  const cf = (raw as Request & { cf?: { country?: unknown; continent?: unknown } }).cf;
-  return {
-    authn: { method: principal.authn.method, mfa: principal.authn.mfa, acr: principal.authn.acr },
-    risk: "low",
-    geo: {
-      country: typeof cf?.country === "string" ? cf.country : "",
-      continent: typeof cf?.continent === "string" ? cf.continent : "",
-    },
-  };
-}
+import type { Backend, GatewayConfig } from "./workload/index.ts";
 
 /** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
-function policyFacts(principal: Principal, request: NormalizedRequest, classification: Classification, raw: Request): Omit<InvokeModelFacts, "backend"> {
+export function policyFacts(principal: Principal, request: NormalizedRequest, classification: Classification, raw: Request): Omit<InvokeModelFacts, "backend"> {
   return {
     ...requestEnvironment(principal, raw),
     principal: { type: principal.kind === "user" ? "User" : "Workload", id: principal.id },
@@ -62,27 +27,6 @@ function policyFacts(principal: Principal, request: NormalizedRequest, classific
     classification: { level: classification.level, categories: classification.categories },
     request: { wireFormat: request.format, stream: request.stream, tools: request.tools },
   };
-}
-
-export function decisionRecord(state: RequestState, principal: Principal | undefined, fields: Record<string, unknown>): AuditRecord {
-  return {
-    type: "decision",
-    requestId: state.requestId,
-    tenant: principal?.tenant ?? UNAUTHENTICATED_LOG,
-    time: new Date(state.receivedAt).toISOString(),
-    principal: principal ? { kind: principal.kind, id: principal.id, clientId: principal.clientId ?? null } : null,
-    actor: principal?.actor ?? null,
-    ...fields,
-  };
-}
-
-/** Commits a decision before its effect; when the log cannot commit, the request is refused. */
-export async function commit(sink: AuditSink, record: AuditRecord): Promise<void> {
-  try {
-    await sink.commit(record);
-  } catch (cause) {
-    throw new GatewayError("audit_unavailable", "the audit log is unavailable, so the request was refused", { cause });
-  }
 }
 
 /** Obligations this version of the gateway knows how to honour; any other one turns allow into deny. */
@@ -149,25 +93,6 @@ function apiKeyFor(env: AppEnv["Bindings"], backend: Backend): string {
     });
   }
   return key;
-}
-
-/** Authenticates the caller; a refusal is audited (in the unauthenticated log) before it is returned. */
-export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps): Promise<{ config: GatewayConfig; principal: Principal }> {
-  const state = c.var.state;
-  const config = await deps.config.current(c.env.CONFIG, Number(c.env.CONFIG_REFRESH_MS));
-  state.config = config;
-  try {
-    const principal = await deps.authenticate(c.req.raw.headers, config.registry, egressFor(config));
-    state.principal = principal;
-    return { config, principal };
-  } catch (error) {
-    const refusal = asGatewayError(error);
-    await commit(
-      deps.audit(c.env),
-      decisionRecord(state, undefined, { action: "authenticate", decision: "deny", code: refusal.code, reason: refusal.message, configVersion: config.version }),
-    ).catch(() => undefined);
-    throw refusal;
-  }
 }
 
 /** The whole lifecycle of one chat request (OpenAI chat completions or Anthropic messages). */
@@ -254,7 +179,12 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
       signal: c.req.raw.signal,
       timeoutMs: backend.timeoutMs,
     });
-    return await relayReply(provider, upstream, { stream: request.stream, requestId: state.requestId, done: completion });
+    return await relayReply(provider, upstream, {
+      stream: request.stream,
+      requestId: state.requestId,
+      timeoutMs: backend.timeoutMs,
+      done: completion,
+    });
   } catch (error) {
     const failure = asGatewayError(error);
     completion({ status: failure.status, stream: request.stream, error: failure.code });
@@ -262,39 +192,3 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   }
 }
 
-/** `GET /v1/models`: the models of every backend policy would let this caller use for public data. */
-export async function handleModels(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
-  const state = c.var.state;
-  const { config, principal } = await authenticateCaller(c, deps);
-  const publicData: Classification = { level: 0, categories: [], findings: [] };
-  const allowed = new Set<string>();
-  for (const backend of config.registry.backends) {
-    for (const model of backend.models) {
-      if (allowed.has(model)) continue;
-      const request: NormalizedRequest = { format: state.format, model, stream: false, texts: [], tools: [], body: {} };
-      const facts = policyFacts(principal, request, publicData, c.req.raw);
-      const decision = config.pdp.decide(invokeModelRequest({ ...facts, backend: backend.id }));
-      if (decision.effect === "allow") allowed.add(model);
-    }
-  }
-  const models = [...allowed].sort();
-  await commit(
-    deps.audit(c.env),
-    decisionRecord(state, principal, {
-      action: "list_models",
-      decision: "allow",
-      models,
-      configVersion: config.version,
-      policyVersion: config.pdp.version,
-    }),
-  );
-  if (state.format === "anthropic") {
-    return c.json({
-      data: models.map((id) => ({ type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" })),
-      has_more: false,
-      first_id: models[0] ?? null,
-      last_id: models.at(-1) ?? null,
-    });
-  }
-  return c.json({ object: "list", data: models.map((id) => ({ id, object: "model", created: 0, owned_by: "verity" })) });
-}

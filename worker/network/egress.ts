@@ -1,7 +1,10 @@
 import { GatewayError } from "../errors.ts";
 
 export interface EgressInit extends RequestInit {
-  /** Upper bound on the whole exchange up to the response headers. */
+  /**
+   * Upper bound on the wait for the response headers. A streamed body may then take longer (a long
+   * generation is legitimate); the caller's own `signal` still cancels it at any time.
+   */
   timeoutMs?: number;
 }
 
@@ -22,20 +25,22 @@ export function createEgress(allowedOrigins: ReadonlySet<string>) {
       throw new GatewayError("egress_denied", "an outbound address is not on the egress allowlist");
     }
     const { timeoutMs, signal, ...rest } = init;
-    const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter(
-      (s): s is AbortSignal => s !== undefined && s !== null,
-    );
+    const controller = new AbortController();
+    const cancel = () => controller.abort(signal?.reason);
+    if (signal?.aborted) cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    const timer = timeoutMs
+      ? setTimeout(() => controller.abort(new DOMException("no response headers in time", "TimeoutError")), timeoutMs)
+      : undefined;
     try {
-      return await fetch(target.href, {
-        ...rest,
-        redirect: "manual",
-        ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
-      });
+      return await fetch(target.href, { ...rest, redirect: "manual", signal: controller.signal });
     } catch (cause) {
-      if (cause instanceof DOMException && cause.name === "TimeoutError") {
+      if (controller.signal.reason instanceof DOMException && controller.signal.reason.name === "TimeoutError") {
         throw new GatewayError("upstream_timeout", "the upstream service did not answer in time", { cause });
       }
       throw new GatewayError("upstream_error", "the upstream service could not be reached", { cause });
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
     }
   };
 }

@@ -20,13 +20,29 @@ function upstreamRefused(status: number): GatewayError {
   return new GatewayError("upstream_error", `the model backend failed (status ${status})`);
 }
 
+/** Reads a whole reply body, giving up (and closing the connection) after `timeoutMs`. */
+async function readWhole(upstream: Response, timeoutMs: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GatewayError("upstream_timeout", "the model backend did not finish its reply in time")), timeoutMs);
+  });
+  try {
+    return await Promise.race([upstream.text(), expired]);
+  } catch (error) {
+    await upstream.body?.cancel().catch(() => undefined);
+    throw error instanceof GatewayError ? error : new GatewayError("upstream_error", "the model backend's reply broke off", { cause: error });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
 async function relayWhole(
   provider: WireProvider,
   upstream: Response,
-  requestId: string,
-  done: (outcome: RelayOutcome) => void,
+  options: RelayOptions,
 ): Promise<Response> {
-  const text = await upstream.text();
+  const { requestId, done } = options;
+  const text = await readWhole(upstream, options.timeoutMs);
   if (text.length > MAX_REPLY_BYTES) throw new GatewayError("upstream_error", "the model backend's reply is too large");
   let reply: unknown;
   try {
@@ -69,12 +85,7 @@ function createUsageObserver(provider: WireProvider) {
   };
 }
 
-function relayStream(
-  provider: WireProvider,
-  upstream: Response,
-  requestId: string,
-  done: (outcome: RelayOutcome) => void,
-): Response {
+function relayStream(provider: WireProvider, upstream: Response, { requestId, done }: RelayOptions): Response {
   const body = upstream.body;
   if (!body || !(upstream.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     throw new GatewayError("upstream_error", "the model backend did not stream its reply");
@@ -114,17 +125,19 @@ function relayStream(
   return new Response(stream, { status: upstream.status, headers });
 }
 
+export interface RelayOptions {
+  stream: boolean;
+  requestId: string;
+  /** Bound on reading a whole (non-streamed) reply after its headers. */
+  timeoutMs: number;
+  done: (outcome: RelayOutcome) => void;
+}
+
 /** Relays an upstream reply to the caller in the same wire format; errors become clean 502s. */
-export async function relayReply(
-  provider: WireProvider,
-  upstream: Response,
-  options: { stream: boolean; requestId: string; done: (outcome: RelayOutcome) => void },
-): Promise<Response> {
+export async function relayReply(provider: WireProvider, upstream: Response, options: RelayOptions): Promise<Response> {
   if (upstream.status < 200 || upstream.status > 299) {
     await upstream.body?.cancel();
     throw upstreamRefused(upstream.status);
   }
-  return options.stream
-    ? relayStream(provider, upstream, options.requestId, options.done)
-    : relayWhole(provider, upstream, options.requestId, options.done);
+  return options.stream ? relayStream(provider, upstream, options) : relayWhole(provider, upstream, options);
 }

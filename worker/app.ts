@@ -1,0 +1,62 @@
+/**
+ * The Hono app over its dependencies. `worker/index.ts` builds it once per isolate with the real
+ * ones; tests build it with a dependency told to fail (an audit log that cannot commit, …).
+ */
+import { Hono, type Context } from "hono";
+import { handleAuditEntries, handleAuditHead } from "./audit-routes.ts";
+import type { AppEnv } from "./context.ts";
+import { asGatewayError, errorResponse, GatewayError, type WireFormat } from "./errors.ts";
+import type { PipelineDeps } from "./caller.ts";
+import { handleModels } from "./models-route.ts";
+import { handleChat } from "./pipeline.ts";
+
+/** Errors speak the route's wire format: Anthropic on /v1/messages and for Anthropic clients. */
+function wireFormatOf(request: Request): WireFormat {
+  const path = new URL(request.url).pathname;
+  if (path === "/v1/messages" || (path === "/v1/models" && request.headers.has("anthropic-version"))) return "anthropic";
+  return "openai";
+}
+
+const METHODS = [
+  ["/v1/chat/completions", "POST"],
+  ["/v1/messages", "POST"],
+  ["/v1/models", "GET"],
+  ["/healthz", "GET"],
+] as const;
+
+export function createApp(deps: PipelineDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", async function assignRequestId(c, next) {
+    c.set("state", { requestId: crypto.randomUUID(), format: wireFormatOf(c.req.raw), receivedAt: Date.now() });
+    await next();
+    c.res.headers.set("x-request-id", c.var.state.requestId);
+  });
+
+  app.onError(function renderError(error, c: Context<AppEnv>) {
+    const refusal = asGatewayError(error);
+    const state = c.var.state;
+    if (refusal.status >= 500) {
+      console.error(JSON.stringify({ event: "request_failed", requestId: state.requestId, code: refusal.code, cause: String(refusal.cause ?? refusal) }));
+    }
+    return errorResponse(refusal, state.format, state.requestId);
+  });
+
+  app.notFound(function routeNotFound(c: Context<AppEnv>) {
+    return errorResponse(new GatewayError("not_found", "no such route"), c.var.state.format, c.var.state.requestId);
+  });
+
+  app.get("/healthz", (c) => c.text("ok"));
+  app.post("/v1/chat/completions", (c) => handleChat(c, deps));
+  app.post("/v1/messages", (c) => handleChat(c, deps));
+  app.get("/v1/models", (c) => handleModels(c, deps));
+  app.get("/audit/:tenant/head", (c) => handleAuditHead(c, deps));
+  app.get("/audit/:tenant/entries", (c) => handleAuditEntries(c, deps));
+
+  for (const [path, allow] of METHODS) {
+    app.all(path, function wrongMethod() {
+      throw new GatewayError("method_not_allowed", `this route accepts ${allow} only`, { headers: { allow } });
+    });
+  }
+  return app;
+}
