@@ -23,6 +23,8 @@ export interface LoadResult {
   /** CPU seconds the gateway process spent during the run, divided by requests (ms). */
   gatewayCpuMsPerRequest?: number;
   gatewayCpuUtilisation?: number;
+  /** CPU of this process (autocannon's thread, the mock backend, the IdP) over the run, in cores. */
+  benchProcessCpuUtilisation?: number;
 }
 
 export interface LoadOptions {

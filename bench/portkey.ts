@@ -1,6 +1,7 @@
 /**
  * The open-source Portkey gateway (@portkey-ai/gateway, its Node build) in a child process group,
- * forced onto 127.0.0.1 by a preload (its server otherwise listens on every interface), headless.
+ * forced onto 127.0.0.1 by a preload (its server otherwise listens on every interface), headless,
+ * with the fetch shim of portkey-fetch-shim.mjs (without it every streamed request fails).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -11,6 +12,7 @@ import { freePort } from "./ports.ts";
 
 export const PORTKEY_ENTRY = join(ROOT, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
 const LOOPBACK_PRELOAD = join(import.meta.dirname, "loopback-only.mjs");
+const FETCH_SHIM_PRELOAD = join(import.meta.dirname, "portkey-fetch-shim.mjs");
 
 export interface RunningPortkey {
   url: string;
@@ -34,7 +36,7 @@ export async function startPortkey(): Promise<RunningPortkey> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", LOOPBACK_PRELOAD, PORTKEY_ENTRY, `--port=${port}`, "--headless"], {
+  const child = spawn(process.execPath, ["--import", LOOPBACK_PRELOAD, "--import", FETCH_SHIM_PRELOAD, PORTKEY_ENTRY, `--port=${port}`, "--headless"], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: "production" },
     detached: true,

@@ -17,7 +17,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 export function summaryRows(results: BenchResults): { header: string[]; rows: string[][] } {
-  const header = ["target", "mode", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx/err", "gateway CPU ms/req", "TTFB ms (stream)"];
+  const header = ["target", "mode", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx/err", "gateway CPU ms/req", "gateway / bench CPU, cores", "TTFB ms (stream)"];
   const rows: string[][] = [];
   for (const [name, t] of Object.entries(results.targets) as [TargetName, TargetResult][]) {
     if (!t.load) continue;
@@ -32,6 +32,7 @@ export function summaryRows(results: BenchResults): { header: string[]; rows: st
         f1(r.latencyMs.p99),
         `${r.non2xx}/${r.errors}`,
         f3(r.gatewayCpuMsPerRequest),
+        `${f2(r.gatewayCpuUtilisation)} / ${f2(r.benchProcessCpuUtilisation)}`,
         mode === "stream" ? f2(t.ttfb?.firstByteMs) : "",
       ]);
     }
@@ -98,7 +99,7 @@ export function markdown(results: BenchResults): string {
   out.push("## Results", "");
   const { header, rows } = summaryRows(results);
   out.push(table(header, rows), "");
-  out.push("Latencies are autocannon's (client side, whole response, whole milliseconds). *gateway CPU ms/req* is the host CPU time (user + system, from /proc/<pid>/stat) of the gateway's process during the measured run divided by the requests completed: the workerd process for bare and verity (for verity it includes the audit Durable Object, which runs in the same process), the Node process for portkey. TTFB is the median time to the first body byte of a streamed reply, unloaded.", "");
+  out.push("Latencies are autocannon's (client side, whole response, whole milliseconds). *gateway CPU ms/req* is the host CPU time (user + system, from /proc/<pid>/stat) of the gateway's process during the measured run divided by the requests completed: the workerd process for bare and verity (for verity it includes the audit Durable Object, which runs in the same process), the Node process for portkey. *gateway / bench CPU, cores* is that process's CPU over the run in cores (of 2), and the same for the bench's own process (autocannon's thread + the mock backend + the IdP): together they show how close the machine is to saturation. TTFB is the median time to the first body byte of a streamed reply, unloaded.", "");
 
   out.push("### Added latency and throughput ratios", "");
   out.push(

@@ -106,9 +106,12 @@ async function measureTarget(target: Target, bodies: Bodies, settings: Settings,
   for (const mode of MODES) {
     log(`${target.name}: ${mode === "stream" ? "streaming" : "non-streaming"}, ${settings.connections} connections, ${settings.durationS} s`);
     const cpuBefore = cpuSeconds?.();
+    const ownBefore = process.cpuUsage();
     const wallBefore = performance.now();
     const result = await runLoad(target, bodies[mode], { ...loadOptions, durationS: settings.durationS });
     const cpuAfter = cpuSeconds?.();
+    const own = process.cpuUsage(ownBefore);
+    result.benchProcessCpuUtilisation = (own.user + own.system) / 1000 / (performance.now() - wallBefore);
     if (cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0) {
       result.gatewayCpuMsPerRequest = ((cpuAfter - cpuBefore) * 1000) / result.requests;
       result.gatewayCpuUtilisation = (cpuAfter - cpuBefore) / ((performance.now() - wallBefore) / 1000);
@@ -308,6 +311,8 @@ const STANDING_NOTES = [
   "Every process runs on the same 2 cores: autocannon (its own worker thread), the mock backend and dev IdP (the bench's main thread) and the gateway (workerd or Portkey's Node process). A gateway that uses a full core competes with the load generator and the mock; the numbers compare targets on equal terms, they are not production capacity.",
   "Verity commits a decision record to the tenant's audit Durable Object and awaits it before calling the model, then commits a completion record after the reply (waitUntil). All of alice's requests go to the one `acme` log, whose appends are serialised: that single object is on every request's critical path.",
   "The Portkey gateway's Node server is forced onto 127.0.0.1 by a preload (bench/loopback-only.mjs); it otherwise listens on every interface. It runs with NODE_ENV=production and --headless (no log UI).",
+  "Portkey's streaming path fails on this Node/@hono/node-server combination: it builds `new Response(stream, upstreamResponse)` and appends headers, and @hono/node-server 1.19's Response reuses the upstream fetch() Headers, which are immutable, so every streamed request is a 500 (`TypeError: immutable`). The bench preloads bench/portkey-fetch-shim.mjs, which gives Portkey upstream replies with mutable headers (same body stream, no copy); it applies to both modes and costs Portkey a little.",
+  "Portkey's SSE relay deliberately waits 25 ms before forwarding the first chunk of a stream (a `setTimeout(25)` in its stream reader), which is most of its TTFB.",
   "Miniflare runs with `cf: false` (no download of the request.cf object) and wrangler with WRANGLER_HIDE_BANNER/WRANGLER_SEND_METRICS off, so the whole bench stays on 127.0.0.1.",
 ];
 

@@ -17,6 +17,8 @@ export interface WorkerSpec {
   bindings: Record<string, string>;
   kvNamespaces?: string[];
   durableObjects?: Record<string, { className: string; useSQLite: boolean }>;
+  /** Opens workerd's V8 inspector on this 127.0.0.1 port (bench/profile.ts). */
+  inspectorPort?: number;
 }
 
 export interface RunningWorker {
@@ -45,6 +47,7 @@ export async function startWorker(spec: WorkerSpec): Promise<RunningWorker> {
       cf: false,
       telemetry: { enabled: false },
       logRequests: false,
+      ...(spec.inspectorPort ? { inspectorPort: spec.inspectorPort, inspectorHost: "127.0.0.1" } : {}),
       workers: [
         {
           name: spec.label,
