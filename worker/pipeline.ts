@@ -44,6 +44,8 @@ function honourable(obligation: Obligation, backend: Backend): boolean {
 interface Route {
   backend: Backend;
   decision: Decision;
+  /** Obligations of an allow that this gateway cannot honour (which made the allow unusable). */
+  unhonoured: Obligation[];
 }
 
 /**
@@ -58,10 +60,9 @@ function route(config: GatewayConfig, request: NormalizedRequest, facts: Omit<In
   const denials: Route[] = [];
   for (const backend of candidates) {
     const decision = config.pdp.decide(invokeModelRequest({ ...facts, backend: backend.id }));
-    if (decision.effect === "allow" && decision.obligations.every((o) => honourable(o, backend))) {
-      return { chosen: { backend, decision }, denials };
-    }
-    denials.push({ backend, decision });
+    const unhonoured = decision.effect === "allow" ? decision.obligations.filter((o) => !honourable(o, backend)) : [];
+    if (decision.effect === "allow" && unhonoured.length === 0) return { chosen: { backend, decision, unhonoured }, denials };
+    denials.push({ backend, decision, unhonoured });
   }
   return { chosen: undefined, denials };
 }
@@ -72,6 +73,9 @@ function refusal(denials: Route[]): GatewayError {
     return new GatewayError("insufficient_user_authentication", "a stronger authentication is required for this request", {
       challenge: { error: "insufficient_user_authentication", acrValues: stepUp.acr, ...(stepUp.maxAge ? { maxAge: stepUp.maxAge } : {}) },
     });
+  }
+  if (denials.some((d) => d.unhonoured.length > 0)) {
+    return new GatewayError("no_eligible_backend", "policy allows this request only under conditions no backend can meet here");
   }
   return new GatewayError("policy_denied", "the request is not allowed by policy");
 }
@@ -103,9 +107,9 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   const { config, principal } = await authenticateCaller(c, deps);
 
   const body = await readJsonBody(c.req.raw, Number(c.env.MAX_BODY_BYTES));
-  const request = provider.parse(body);
+  const request = provider.parse(body.json);
   const classification = classify(request.texts, c.req.header(LABEL_HEADER) ?? null);
-  const requestDigest = await sha256Hex(JSON.stringify(body));
+  const requestDigest = await sha256Hex(body.bytes);
   const baseFields = {
     action: "invoke_model",
     model: request.model,
@@ -119,7 +123,6 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   const facts = policyFacts(principal, request, classification, c.req.raw);
   const { chosen, denials } = route(config, request, facts);
   if (!chosen) {
-    const first = denials[0]!;
     const refused = refusal(denials);
     await commit(
       sink,
@@ -127,13 +130,17 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
         ...baseFields,
         decision: "deny",
         code: refused.code,
-        resource: { type: "Backend", id: first.backend.id },
-        reasons: first.decision.reasons,
-        errors: first.decision.errors,
-        obligations: first.decision.obligations,
         facts,
-        entitySlice: first.decision.entitySlice,
-        candidates: denials.map((d) => ({ backend: d.backend.id, reasons: d.decision.reasons })),
+        // Every candidate's own decision, so replay can re-evaluate each one.
+        candidates: denials.map(({ backend, decision, unhonoured }) => ({
+          resource: { type: "Backend", id: backend.id },
+          effect: decision.effect,
+          reasons: decision.reasons,
+          errors: decision.errors,
+          obligations: decision.obligations,
+          unhonoured,
+          entitySlice: decision.entitySlice,
+        })),
       }),
     );
     throw refused;
@@ -141,7 +148,14 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
 
   const { backend, decision } = chosen;
   const upstreamBody = applyObligations(request, decision);
-  const apiKey = apiKeyFor(c.env, backend);
+  let apiKey: string;
+  try {
+    apiKey = apiKeyFor(c.env, backend);
+  } catch (error) {
+    const refused = asGatewayError(error);
+    await commit(sink, decisionRecord(state, principal, { ...baseFields, decision: "deny", code: refused.code, resource: { type: "Backend", id: backend.id }, reasons: ["backend credentials missing"] }));
+    throw refused;
+  }
   await commit(
     sink,
     decisionRecord(state, principal, {

@@ -230,6 +230,12 @@ describe("proxying an allowed request", () => {
       received = await receivedWith("eu-public", marker);
     }
     expect(received?.aborted).toBe(true);
+    let completion: Record<string, unknown> | undefined;
+    for (let i = 0; i < 40 && !completion; i++) {
+      completion = (await auditFor("acme", response.headers.get("x-request-id")!)).find((r) => r.type === "completion");
+      if (!completion) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(completion).toMatchObject({ stream: true, aborted: true });
   });
 });
 
@@ -255,6 +261,30 @@ describe("refusals after identity", () => {
     expect(response.status).toBe(403);
     const [record] = await auditFor("acme", response.headers.get("x-request-id")!);
     expect(record).toMatchObject({ decision: "deny", classification: { level: 3, categories: ["secret"] } });
+  });
+
+  it("sends alice's personal data only where no redaction is owed: the EU confidential tier", async () => {
+    const response = await gatewayFetch("/v1/chat/completions", {
+      method: "POST",
+      body: chatBody("write to jane.doe@example.com about the offer"),
+      headers: bearer(alice),
+    });
+    expect(response.status).toBe(200);
+    expect((await json(response)).choices[0].message.content).toContain("eu-confidential");
+  });
+
+  it("refuses mallory's personal data: the only backend policy allows owes a redaction the gateway cannot do yet", async () => {
+    const response = await gatewayFetch("/v1/chat/completions", {
+      method: "POST",
+      body: chatBody("write to jane.doe@example.com about the offer"),
+      headers: bearer(mallory),
+    });
+    expect(response.status).toBe(403);
+    expect((await json(response)).error.code).toBe("no_eligible_backend");
+    const [record] = await auditFor("acme", response.headers.get("x-request-id")!);
+    expect(record).toMatchObject({ decision: "deny", code: "no_eligible_backend" });
+    const candidates = record!.candidates as Array<{ resource: { id: string }; effect: string; unhonoured: unknown[] }>;
+    expect(candidates.find((c) => c.resource.id === "eu-public")).toMatchObject({ effect: "allow", unhonoured: [{ kind: "redact", category: "PII" }] });
   });
 
   it("keeps mallory (contractor) off the confidential tier", async () => {

@@ -1,10 +1,16 @@
 import { GatewayError } from "../errors.ts";
 
+export interface JsonBody {
+  json: Record<string, unknown>;
+  /** Exactly the bytes the caller sent, for digests. */
+  bytes: Uint8Array;
+}
+
 /**
  * Reads a JSON request body with a hard size limit, enforced while streaming so a client that lies in
  * (or omits) Content-Length still cannot make the gateway buffer more than `maxBytes`.
  */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<Record<string, unknown>> {
+export async function readJsonBody(request: Request, maxBytes: number): Promise<JsonBody> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new GatewayError("unsupported_media_type", "the request body must be application/json");
@@ -41,5 +47,5 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new GatewayError("invalid_request", "the request body must be a JSON object");
   }
-  return parsed as Record<string, unknown>;
+  return { json: parsed as Record<string, unknown>, bytes };
 }

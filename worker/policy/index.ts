@@ -65,14 +65,35 @@ export function compilePolicy(bundle: unknown, entities: EntityJson[], options: 
   return pdp;
 }
 
+/**
+ * Decisions kept per compiled PDP. A decision is a pure function of the policy version, the entity
+ * version (both fixed for one PDP) and the request, so an identical request gets the identical answer
+ * without another trip through Cedar; the caller still records every decision. Bounded: 1,000
+ * entries of a few hundred bytes each (the slice dominates) stay far below an isolate's 128 MB.
+ */
+const MAX_MEMO = 1000;
+
 /** A PDP is a frozen value; `decide` is a named function that needs no `this`. */
 function decisionPoint(compiled: CompiledPolicy): PolicyDecisionPoint {
+  const memo = new Map<string, Decision>();
   return Object.freeze({
     version: compiled.version,
     entitiesVersion: compiled.entitiesVersion,
     obligations: compiled.obligations,
     decide: function decide(request: AuthzRequest): Decision {
-      return decideWith(compiled, request);
+      // The translator builds requests with a fixed key order, so equal requests serialise equally.
+      let key: string;
+      try {
+        key = JSON.stringify(request);
+      } catch {
+        return decideWith(compiled, request);
+      }
+      const known = memo.get(key);
+      if (known !== undefined) return known;
+      const decision = Object.freeze(decideWith(compiled, request));
+      if (memo.size >= MAX_MEMO) memo.delete(memo.keys().next().value!);
+      memo.set(key, decision);
+      return decision;
     },
   });
 }

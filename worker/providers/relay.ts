@@ -14,6 +14,8 @@ export interface RelayOutcome extends UsageReport {
 
 /** A non-streamed reply larger than this is refused rather than buffered (Workers have 128 MB). */
 const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+/** Longest partial event line the usage observer keeps between chunks. */
+const MAX_EVENT_CHARS = 64 * 1024;
 
 function upstreamRefused(status: number): GatewayError {
   // The upstream's body may hold internal details or secrets; the caller learns only the status.
@@ -70,9 +72,15 @@ function createUsageObserver(provider: WireProvider) {
   return {
     usage,
     observe(chunk: Uint8Array) {
-      const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) {
+      const text = partial + decoder.decode(chunk, { stream: true });
+      const end = text.lastIndexOf("\n");
+      // Only whole lines are read; the rest waits for the next chunk (bounded: an event is small).
+      partial = end < 0 ? text.slice(-MAX_EVENT_CHARS) : text.slice(end + 1);
+      if (end < 0) return;
+      const lines = text.slice(0, end);
+      // Most chunks carry neither usage nor (after the first) anything new: skip them unsplit.
+      if (!lines.includes('"usage"') && (usage.model !== undefined || !lines.includes('"model"'))) return;
+      for (const line of lines.split("\n")) {
         if (!line.startsWith("data:") || !(line.includes('"usage"') || (!usage.model && line.includes('"model"')))) continue;
         try {
           const event: unknown = JSON.parse(line.slice(5));
@@ -90,39 +98,37 @@ function relayStream(provider: WireProvider, upstream: Response, { requestId, do
   if (!body || !(upstream.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     throw new GatewayError("upstream_error", "the model backend did not stream its reply");
   }
-  const reader = body.getReader();
   const observer = createUsageObserver(provider);
   let bytes = 0;
-  const finish = (aborted: boolean) => done({ ...observer.usage, status: upstream.status, stream: true, bytes, aborted });
+  let finished = false;
+  const finish = (aborted: boolean) => {
+    if (finished) return;
+    finished = true;
+    done({ ...observer.usage, status: upstream.status, stream: true, bytes, aborted });
+  };
 
-  // Pull-based: each upstream chunk is forwarded as soon as it arrives, and a cancel by the caller
-  // cancels the upstream read, which closes the upstream connection.
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done: ended, value } = await reader.read();
-        if (ended) {
-          controller.close();
-          finish(false);
-          return;
-        }
-        bytes += value.byteLength;
-        observer.observe(value);
-        controller.enqueue(value);
-      } catch (error) {
-        controller.error(error);
-        finish(true);
-      }
+  // Each upstream chunk is forwarded as soon as it arrives. A caller that goes away cancels the
+  // readable side, and the pipe cancels the upstream body, which closes the upstream connection.
+  const meter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      bytes += chunk.byteLength;
+      observer.observe(chunk);
+      controller.enqueue(chunk);
     },
-    async cancel(reason) {
+    flush() {
+      finish(false);
+    },
+    cancel() {
       finish(true);
-      await reader.cancel(reason);
     },
   });
   const headers = responseHeaders(upstream.headers, requestId);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache");
-  return new Response(stream, { status: upstream.status, headers });
+  return new Response(
+    body.pipeThrough(meter),
+    { status: upstream.status, headers },
+  );
 }
 
 export interface RelayOptions {

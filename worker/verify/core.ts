@@ -89,10 +89,24 @@ function requireIndex(name: string, value: unknown): number {
   return value;
 }
 
+/** One caller's `append`, waiting for the group it will be committed with. */
+interface PendingAppend {
+  records: readonly unknown[];
+  resolve(receipts: AppendReceipt[]): void;
+  reject(error: unknown): void;
+}
+
+/** A pending append whose records are validated and hashed, ready to join a commit. */
+interface PreparedAppend {
+  pending: PendingAppend;
+  prepared: PreparedRecord[];
+}
+
 export class AuditLogCore {
   readonly #store: AuditStore;
   readonly #tenant: string | undefined;
-  #appendTail: Promise<unknown> = Promise.resolve();
+  #pending: PendingAppend[] = [];
+  #draining = false;
 
   constructor(store: AuditStore, options: AuditLogCoreOptions = {}) {
     if (options.tenant !== undefined && (typeof options.tenant !== "string" || options.tenant === "")) {
@@ -105,45 +119,99 @@ export class AuditLogCore {
   /**
    * Appends `records` in order, all or none. Resolves once the batch is committed; every failure
    * is an `AuditError` and leaves the log unchanged.
+   *
+   * Group commit: calls that arrive while a commit is being prepared wait and are committed
+   * together, in arrival order, in one transaction (one head update, one frontier walk). Each
+   * call is validated on its own, so one bad call is refused without failing its neighbours;
+   * a storage failure fails every call of that group, and none of them is in the log.
    */
   append(records: readonly unknown[]): Promise<AppendReceipt[]> {
-    const run = this.#appendTail.then(() => this.#append(records));
-    // The next append waits for this one to settle either way; a failure must not wedge the log.
-    this.#appendTail = run.catch(() => undefined);
-    return run;
+    return new Promise<AppendReceipt[]>((resolve, reject) => {
+      this.#pending.push({ records, resolve, reject });
+      if (!this.#draining) void this.#drain();
+    });
   }
 
-  async #append(records: readonly unknown[]): Promise<AppendReceipt[]> {
-    if (!Array.isArray(records) || records.length === 0 || records.length > MAX_APPEND_BATCH) {
-      throw new AuditError("invalid_batch", `append takes an array of 1 to ${MAX_APPEND_BATCH} records`);
+  /** Commits pending appends group by group; only one drain runs, so heads are never read twice. */
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#pending.length > 0) {
+        const group = this.#takeGroup();
+        const ready = await this.#prepare(group);
+        if (ready.length > 0) await this.#commit(ready);
+      }
+    } finally {
+      this.#draining = false;
     }
-    const prepared: PreparedRecord[] = [];
-    for (const record of records) prepared.push(await prepareRecord(record));
+  }
 
-    const tenant = this.#store.tenant() ?? this.#tenant ?? prepared[0]?.record.tenant;
-    if (tenant === undefined) throw new AuditError("invalid_batch", "append takes at least one record");
-    for (const { record } of prepared) {
-      if (record.tenant !== tenant) {
-        throw new AuditError("tenant_mismatch", `this log belongs to another tenant than "${record.tenant}"`);
+  /** The oldest pending calls whose records fit in one batch (always at least one call). */
+  #takeGroup(): PendingAppend[] {
+    let total = 0;
+    let count = 0;
+    for (const pending of this.#pending) {
+      const size = Array.isArray(pending.records) ? pending.records.length : 1;
+      if (count > 0 && total + size > MAX_APPEND_BATCH) break;
+      total += size;
+      count++;
+    }
+    return this.#pending.splice(0, count);
+  }
+
+  async #prepare(group: PendingAppend[]): Promise<PreparedAppend[]> {
+    const ready: PreparedAppend[] = [];
+    for (const pending of group) {
+      try {
+        const { records } = pending;
+        if (!Array.isArray(records) || records.length === 0 || records.length > MAX_APPEND_BATCH) {
+          throw new AuditError("invalid_batch", `append takes an array of 1 to ${MAX_APPEND_BATCH} records`);
+        }
+        const prepared: PreparedRecord[] = [];
+        for (const record of records) prepared.push(await prepareRecord(record));
+        ready.push({ pending, prepared });
+      } catch (error) {
+        pending.reject(error);
       }
     }
+    return ready;
+  }
 
-    const head = this.#store.head();
-    const frontier = frontierPositions(head.size).map(({ level, index }) => this.#node(level, index));
-    const grown = await appendLeaves(head.size, frontier, prepared.map((p) => p.leafHash));
-    const leaves: StoredLeaf[] = prepared.map((p, offset) => ({
-      index: head.size + offset,
-      leafHash: p.leafHash,
-      canonical: p.canonical,
-    }));
+  /**
+   * Only the drain calls this, one group at a time, so no other append reads the head between this
+   * read and the commit below, even across the hashing awaits.
+   */
+  async #commit(ready: PreparedAppend[]): Promise<void> {
+    const tenant = this.#store.tenant() ?? this.#tenant ?? ready[0]?.prepared[0]?.record.tenant;
+    const accepted = ready.filter(({ pending, prepared }) => {
+      const stranger = prepared.find((p) => p.record.tenant !== tenant);
+      if (stranger) pending.reject(new AuditError("tenant_mismatch", `this log belongs to another tenant than "${stranger.record.tenant}"`));
+      return stranger === undefined;
+    });
+    if (accepted.length === 0 || tenant === undefined) return;
     try {
-      this.#store.commit({ fromSize: head.size, tenant, leaves, nodes: grown.created, head: { size: grown.size, root: grown.root } });
+      const prepared = accepted.flatMap((a) => a.prepared);
+      const head = this.#store.head();
+      const frontier = frontierPositions(head.size).map(({ level, index }) => this.#node(level, index));
+      const grown = await appendLeaves(head.size, frontier, prepared.map((p) => p.leafHash));
+      const leaves: StoredLeaf[] = prepared.map((p, offset) => ({ index: head.size + offset, leafHash: p.leafHash, canonical: p.canonical }));
+      try {
+        this.#store.commit({ fromSize: head.size, tenant, leaves, nodes: grown.created, head: { size: grown.size, root: grown.root } });
+      } catch (error) {
+        if (error instanceof AuditError) throw error;
+        throw new AuditError("storage_failed", "the audit store refused the append", { cause: error });
+      }
+      // Durable now (the Durable Object's output gate holds the replies until the write is).
+      const rootHash = toHex(grown.root);
+      const receipts = leaves.map((leaf) => ({ index: leaf.index, leafHash: toHex(leaf.leafHash), treeSize: grown.size, rootHash }));
+      let offset = 0;
+      for (const { pending, prepared: own } of accepted) {
+        pending.resolve(receipts.slice(offset, offset + own.length));
+        offset += own.length;
+      }
     } catch (error) {
-      if (error instanceof AuditError) throw error;
-      throw new AuditError("storage_failed", "the audit store refused the append", { cause: error });
+      for (const { pending } of accepted) pending.reject(error);
     }
-    const rootHash = toHex(grown.root);
-    return leaves.map((leaf) => ({ index: leaf.index, leafHash: toHex(leaf.leafHash), treeSize: grown.size, rootHash }));
   }
 
   treeHead(): TreeHead {

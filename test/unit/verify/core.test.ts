@@ -170,3 +170,48 @@ describe("reads", () => {
     await expect(call(core)).rejects.toMatchObject({ code });
   });
 });
+
+describe("group commit", () => {
+  it("commits concurrent appends together, in arrival order, each with its own receipts", async () => {
+    const { core, store } = fresh("acme");
+    await core.append([rec(0)]);
+    const commitsBefore = store.commits;
+    const calls = Array.from({ length: 10 }, (_, i) => core.append([rec(1 + i * 2), rec(2 + i * 2)]));
+    const receipts = await Promise.all(calls);
+    expect(receipts.map((r) => r.map((x) => x.index))).toEqual(Array.from({ length: 10 }, (_, i) => [1 + i * 2, 2 + i * 2]));
+    // The first call starts a group at once; the nine that arrive while it is hashed form the next.
+    expect(store.commits - commitsBefore).toBeLessThanOrEqual(2);
+    expect(core.treeHead().size).toBe(21);
+    const entries = core.entries(0, 21).map((e) => JSON.parse(e.canonical).requestId);
+    expect(entries).toEqual(Array.from({ length: 21 }, (_, i) => `req-${i}`));
+  });
+
+  it("refuses a bad call alone; its neighbours in the group are committed", async () => {
+    const { core } = fresh("acme");
+    const [good, bad, stranger, alsoGood] = await Promise.allSettled([
+      core.append([rec(0)]),
+      core.append([rec(1, { time: "yesterday" })]),
+      core.append([rec(2, { tenant: "globex" })]),
+      core.append([rec(3)]),
+    ]);
+    expect(good).toMatchObject({ status: "fulfilled" });
+    expect(bad).toMatchObject({ status: "rejected", reason: { code: "invalid_record" } });
+    expect(stranger).toMatchObject({ status: "rejected", reason: { code: "tenant_mismatch" } });
+    expect(alsoGood).toMatchObject({ status: "fulfilled", value: [{ index: 1 }] });
+    expect(core.treeHead().size).toBe(2);
+  });
+
+  it("fails every call of a group whose commit fails, leaves the log unchanged, and goes on", async () => {
+    const { core, store } = fresh("acme");
+    await core.append([rec(0)]);
+    const head = core.treeHead();
+    const first = core.append([rec(1)]);
+    store.failAt = { kind: "leaf", nth: 0 };
+    const results = await Promise.allSettled([first, core.append([rec(2)]), core.append([rec(3)])]);
+    expect(results.filter((r) => r.status === "rejected").length).toBeGreaterThan(0);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "storage_failed" });
+    const committed = results.filter((r) => r.status === "fulfilled").length;
+    expect(core.treeHead().size).toBe(head.size + committed);
+    await expect(core.append([rec(9)])).resolves.toHaveLength(1);
+  });
+});
