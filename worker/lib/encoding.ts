@@ -29,7 +29,7 @@ export function base64url(bytes: ArrayBuffer | Uint8Array): string {
 
 export async function sha256(data: string | Uint8Array): Promise<Uint8Array> {
   const bytes = typeof data === "string" ? utf8(data) : data;
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
 }
 
 export async function sha256Hex(data: string | Uint8Array): Promise<string> {

@@ -1,23 +1,26 @@
 /**
- * The one place that loads cedar-wasm. Workers forbid compiling WebAssembly from bytes at run time
- * (no `eval`, no `WebAssembly.compile`), so the module is imported as a precompiled
- * `WebAssembly.Module` and instantiated synchronously, once per isolate, on first use.
- *
- * The package's `exports` map hides the `web/` files' wasm, so both are imported by path.
+ * The one place the policy plane gets cedar-wasm from. The runtime provides a loader once (the
+ * Worker: `engine-workers.ts`, a precompiled module; the Node CLI: the same bindings from bytes), and
+ * the bindings are instantiated on first use, once per isolate or process.
  */
-import * as cedar from "../../node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm.js";
-import cedarModule from "../../node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm?module";
+import type * as bindings from "../../node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm.js";
 
 /** The cedar-wasm bindings' module type. */
-export type Cedar = typeof cedar;
+export type Cedar = typeof bindings;
 
-let ready = false;
+let loader: (() => Cedar) | undefined;
+let engine: Cedar | undefined;
 
-/** The cedar-wasm bindings, instantiated on first call. Throws if the module cannot be instantiated. */
+export function provideCedarEngine(load: () => Cedar): void {
+  loader = load;
+  engine = undefined;
+}
+
+/** The cedar-wasm bindings, instantiated on first call. Throws if none was provided or it fails. */
 export function cedarEngine(): Cedar {
-  if (!ready) {
-    cedar.initSync({ module: cedarModule });
-    ready = true;
+  if (engine === undefined) {
+    if (loader === undefined) throw new Error("no Cedar engine was provided (provideCedarEngine)");
+    engine = loader();
   }
-  return cedar;
+  return engine;
 }
