@@ -21,7 +21,7 @@ function openaiAs(token: string): OpenAI {
 }
 
 function anthropicAs(token: string): Anthropic {
-  // The Anthropic client sends x-api-key by default; the gateway takes a Bearer token instead.
+  // The gateway takes the caller's access token as a Bearer token (`authToken`), never an API key.
   return new Anthropic({ authToken: token, apiKey: null, baseURL: GATEWAY_ORIGIN, maxRetries: 0 });
 }
 
@@ -126,7 +126,7 @@ describe("OpenAI SDK through the gateway", () => {
 describe("Anthropic SDK through the gateway", () => {
   it("creates a message for carol from the US backend", async () => {
     const message = await anthropicAs(carol).messages.create({
-      model: "claude-sonnet-4-5",
+      model: "claude-haiku-4-5",
       max_tokens: 128,
       messages: [{ role: "user", content: "Hello" }],
     });
@@ -136,7 +136,7 @@ describe("Anthropic SDK through the gateway", () => {
 
   it("streams a message with a tool call", async () => {
     const stream = anthropicAs(carol).messages.stream({
-      model: "claude-sonnet-4-5",
+      model: "claude-haiku-4-5",
       max_tokens: 128,
       messages: [{ role: "user", content: '#tool:lookup {"id":42}' }],
       tools: [{ name: "lookup", input_schema: { type: "object" } }],
@@ -149,7 +149,7 @@ describe("Anthropic SDK through the gateway", () => {
 
   it("gets an Anthropic-shaped 401 with a bad token", async () => {
     const error = await anthropicAs("not-a-token")
-      .messages.create({ model: "claude-sonnet-4-5", max_tokens: 16, messages: [{ role: "user", content: "hi" }] })
+      .messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages: [{ role: "user", content: "hi" }] })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Anthropic.AuthenticationError);
     expect((error as InstanceType<typeof Anthropic.AuthenticationError>).error).toMatchObject({

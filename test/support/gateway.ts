@@ -17,7 +17,7 @@ export function chatBody(text: string, extra: Record<string, unknown> = {}): str
 }
 
 export function messagesBody(text: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 256, messages: [{ role: "user", content: text }], ...extra });
+  return JSON.stringify({ model: "claude-haiku-4-5", max_tokens: 256, messages: [{ role: "user", content: text }], ...extra });
 }
 
 export function bearer(token: string, extra: Record<string, string> = {}): Record<string, string> {
