@@ -107,6 +107,13 @@ export class AuditLogCore {
   readonly #tenant: string | undefined;
   #pending: PendingAppend[] = [];
   #draining = false;
+  /**
+   * The write path's view of the log: head, owning tenant and frontier, kept in memory after the
+   * first append so an append reads nothing from storage. Valid because this core is the log's only
+   * writer (one Durable Object instance) and is updated only after a commit succeeded; dropped on
+   * any failure, so the next append rereads storage (whose size check catches a stale view).
+   */
+  #tip: { size: number; tenant: string | undefined; frontier: Hash[] } | undefined;
 
   constructor(store: AuditStore, options: AuditLogCoreOptions = {}) {
     if (options.tenant !== undefined && (typeof options.tenant !== "string" || options.tenant === "")) {
@@ -182,7 +189,9 @@ export class AuditLogCore {
    * read and the commit below, even across the hashing awaits.
    */
   async #commit(ready: PreparedAppend[]): Promise<void> {
-    const tenant = this.#store.tenant() ?? this.#tenant ?? ready[0]?.prepared[0]?.record.tenant;
+    this.#tip ??= this.#readTip();
+    const tip = this.#tip;
+    const tenant = tip.tenant ?? this.#tenant ?? ready[0]?.prepared[0]?.record.tenant;
     const accepted = ready.filter(({ pending, prepared }) => {
       const stranger = prepared.find((p) => p.record.tenant !== tenant);
       if (stranger) pending.reject(new AuditError("tenant_mismatch", `this log belongs to another tenant than "${stranger.record.tenant}"`));
@@ -191,16 +200,15 @@ export class AuditLogCore {
     if (accepted.length === 0 || tenant === undefined) return;
     try {
       const prepared = accepted.flatMap((a) => a.prepared);
-      const head = this.#store.head();
-      const frontier = frontierPositions(head.size).map(({ level, index }) => this.#node(level, index));
-      const grown = await appendLeaves(head.size, frontier, prepared.map((p) => p.leafHash));
-      const leaves: StoredLeaf[] = prepared.map((p, offset) => ({ index: head.size + offset, leafHash: p.leafHash, canonical: p.canonical }));
+      const grown = await appendLeaves(tip.size, tip.frontier, prepared.map((p) => p.leafHash));
+      const leaves: StoredLeaf[] = prepared.map((p, offset) => ({ index: tip.size + offset, leafHash: p.leafHash, canonical: p.canonical }));
       try {
-        this.#store.commit({ fromSize: head.size, tenant, leaves, nodes: grown.created, head: { size: grown.size, root: grown.root } });
+        this.#store.commit({ fromSize: tip.size, tenant, leaves, nodes: grown.created, head: { size: grown.size, root: grown.root } });
       } catch (error) {
         if (error instanceof AuditError) throw error;
         throw new AuditError("storage_failed", "the audit store refused the append", { cause: error });
       }
+      this.#tip = { size: grown.size, tenant, frontier: grown.frontier };
       // Durable now (the Durable Object's output gate holds the replies until the write is).
       const rootHash = toHex(grown.root);
       const receipts = leaves.map((leaf) => ({ index: leaf.index, leafHash: toHex(leaf.leafHash), treeSize: grown.size, rootHash }));
@@ -210,8 +218,18 @@ export class AuditLogCore {
         offset += own.length;
       }
     } catch (error) {
+      this.#tip = undefined;
       for (const { pending } of accepted) pending.reject(error);
     }
+  }
+
+  #readTip(): { size: number; tenant: string | undefined; frontier: Hash[] } {
+    const { size } = this.#store.head();
+    return {
+      size,
+      tenant: this.#store.tenant(),
+      frontier: frontierPositions(size).map(({ level, index }) => this.#node(level, index)),
+    };
   }
 
   treeHead(): TreeHead {
