@@ -37,6 +37,7 @@ export async function verifyAccessToken(
   token: string,
   issuers: readonly Issuer[],
   keyFor: (issuer: Issuer) => JWTVerifyGetKey,
+  now: () => number = Date.now,
 ): Promise<VerifiedToken> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   let unverified: JWTPayload;
@@ -59,11 +60,12 @@ export async function verifyAccessToken(
       audience: issuer.audiences,
       algorithms: issuer.algorithms,
       clockTolerance: CLOCK_SKEW_SECONDS,
+      currentDate: new Date(now()),
       requiredClaims: ["exp", "iat", "sub"],
       ...(issuer.tokenType ? { typ: issuer.tokenType } : {}),
       ...(issuer.maxTokenAgeSeconds ? { maxTokenAge: issuer.maxTokenAgeSeconds } : {}),
     });
-    if (typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) {
+    if (typeof payload.iat === "number" && payload.iat > now() / 1000 + CLOCK_SKEW_SECONDS) {
       throw invalid("the access token was issued in the future");
     }
     return { issuer, claims: payload as VerifiedToken["claims"] };

@@ -5,13 +5,16 @@
 import { GatewayError } from "../errors.ts";
 import type { Authentication, Principal } from "../context.ts";
 import type { Registry } from "../workload/index.ts";
-import { verifyAccessToken } from "./access-token.ts";
+import { CLOCK_SKEW_SECONDS, verifyAccessToken } from "./access-token.ts";
 import { bearerToken } from "./bearer.ts";
 import { createJwksCache, type Fetcher } from "./jwks.ts";
 
 export type { Fetcher } from "./jwks.ts";
 
 export interface IdentityOptions {
+  /** Verified tokens kept per configuration; 0 turns the cache off. */
+  verifiedTokenCacheSize?: number;
+  now?: () => number;
   refetchCooldownMs?: number;
   jwksMaxAgeMs?: number;
   /** `acr` values that count as multi-factor. */
@@ -32,7 +35,44 @@ function parseActor(act: unknown): Principal["actor"] {
   return typeof clientId === "string" ? { sub, clientId } : { sub };
 }
 
+/** A principal proven by a token, and the token's time bounds, which are checked again at every use. */
+interface Verified {
+  principal: Principal;
+  notBefore: number;
+  expiresAt: number;
+}
+
+/**
+ * Signature verification is the identity plane's main cost; a token already verified under the same
+ * configuration need not be verified again. The entry holds only what the token proved; the time
+ * checks (`nbf`, `exp`, maximum age) run on every use, and a new configuration starts a new cache.
+ */
+function createVerifiedTokenCache(size: number, now: () => number) {
+  const byConfig = new WeakMap<Registry, Map<string, Verified>>();
+  return {
+    get(registry: Registry, token: string): Principal | undefined {
+      const entry = byConfig.get(registry)?.get(token);
+      if (!entry) return undefined;
+      const seconds = now() / 1000;
+      if (seconds > entry.expiresAt + CLOCK_SKEW_SECONDS || seconds < entry.notBefore - CLOCK_SKEW_SECONDS) {
+        byConfig.get(registry)?.delete(token);
+        return undefined;
+      }
+      return entry.principal;
+    },
+    set(registry: Registry, token: string, entry: Verified): void {
+      if (size === 0) return;
+      let tokens = byConfig.get(registry);
+      if (!tokens) byConfig.set(registry, (tokens = new Map()));
+      if (tokens.size >= size) tokens.delete(tokens.keys().next().value!);
+      tokens.set(token, entry);
+    },
+  };
+}
+
 export function createIdentity(options: IdentityOptions) {
+  const now = options.now ?? Date.now;
+  const verified = createVerifiedTokenCache(options.verifiedTokenCacheSize ?? 1000, now);
   const keyFor = createJwksCache({
     refetchCooldownMs: options.refetchCooldownMs ?? 30_000,
     maxAgeMs: options.jwksMaxAgeMs ?? 10 * 60_000,
@@ -41,7 +81,9 @@ export function createIdentity(options: IdentityOptions) {
 
   return async function authenticate(headers: Headers, registry: Registry, fetch: Fetcher): Promise<Principal> {
     const token = bearerToken(headers);
-    const { issuer, claims } = await verifyAccessToken(token, registry.issuers, (i) => keyFor(i, fetch));
+    const known = verified.get(registry, token);
+    if (known) return known;
+    const { issuer, claims } = await verifyAccessToken(token, registry.issuers, (i) => keyFor(i, fetch), now);
 
     const tenant = stringClaim(claims, issuer.tenantClaim);
     if (!tenant || !registry.tenants.has(tenant)) {
@@ -64,7 +106,7 @@ export function createIdentity(options: IdentityOptions) {
       ...(typeof claims.jti === "string" ? { tokenId: claims.jti } : {}),
     };
     const actor = parseActor(claims.act);
-    return {
+    const principal: Principal = {
       // RFC 9068 §2.2: a token from the client credentials grant has the client as its subject.
       kind: clientId !== undefined && clientId === sub ? "workload" : "user",
       id: sub,
@@ -73,6 +115,14 @@ export function createIdentity(options: IdentityOptions) {
       ...(clientId ? { clientId } : {}),
       ...(actor ? { actor } : {}),
     };
+    const iat = typeof claims.iat === "number" ? claims.iat : 0;
+    const maxAgeEnd = issuer.maxTokenAgeSeconds ? iat + issuer.maxTokenAgeSeconds : Infinity;
+    verified.set(registry, token, {
+      principal,
+      notBefore: typeof claims.nbf === "number" ? claims.nbf : iat,
+      expiresAt: Math.min(claims.exp as number, maxAgeEnd),
+    });
+    return principal;
   };
 }
 
