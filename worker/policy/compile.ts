@@ -19,6 +19,8 @@ import {
   PolicyValidationError,
 } from "./errors.ts";
 import { parseObligations } from "./obligations.ts";
+import { PolicySlicer, type PolicySlice } from "./policy-slices.ts";
+import { ScopeIndex, actionAncestors, ancestorTypes, policyScope, type PolicyScope } from "./scope.ts";
 import { EntityStore, collectEntityRefs, entityKey } from "./slice.ts";
 import type { CompileOptions, EntityRef, Obligation, PolicyBundle } from "./types.ts";
 
@@ -31,12 +33,14 @@ export interface CompiledPolicy {
   readonly cedar: Cedar;
   readonly version: string;
   readonly entitiesVersion: string;
-  readonly policySetId: string;
   readonly schemaName: string;
   readonly store: EntityStore;
   readonly obligations: ReadonlyMap<string, readonly Obligation[]>;
-  /** Entity literals in policy conditions (e.g. `Group::"auditors"`): part of every slice. */
-  readonly literals: readonly EntityRef[];
+  /**
+   * The policy set by request shape (`policy-slices.ts`); `slicer.whole` is the unsliced set, with
+   * every entity literal of every policy condition (e.g. `Group::"auditors"`).
+   */
+  readonly slicer: PolicySlicer;
 }
 
 /** Checks the bundle's shape and returns its two hashed fields. */
@@ -93,6 +97,8 @@ export function compile(
   const staticPolicies: Record<string, string> = {};
   const obligations = new Map<string, readonly Obligation[]>();
   const literals = new Map<string, EntityRef>();
+  const literalsByPolicy = new Map<string, EntityRef[]>();
+  const scopes: PolicyScope[] = [];
   const problems: string[] = [];
   parts.policies.forEach((text, index) => {
     const json = cedar.policyToJson(text);
@@ -112,8 +118,10 @@ export function compile(
     const obligation = annotations.obligation;
     if (obligation !== undefined) obligations.set(id, Object.freeze(parseObligations(obligation, id)));
     const refs: EntityRef[] = [];
-    collectEntityRefs(json.json.conditions, refs);
+    for (const clause of json.json.conditions) collectReadLiterals(clause.body, refs);
     for (const ref of refs) literals.set(entityKey(ref), ref);
+    literalsByPolicy.set(id, refs);
+    scopes.push(policyScope(id, json.json));
   });
   if (problems.length > 0) throw new PolicyAnnotationError("bad @id", problems);
 
@@ -139,16 +147,60 @@ export function compile(
   const psetAnswer = cedar.preparsePolicySet(policySetId, { staticPolicies });
   if (psetAnswer.type === "failure") throw new PolicyParseError("policies do not preparse", messages(psetAnswer.errors));
 
-  return {
-    cedar,
-    version,
-    entitiesVersion,
-    policySetId,
-    schemaName,
-    store,
-    obligations,
-    literals: [...literals.values()],
-  };
+  // Slicing: scopes, the store's type ancestry and the schema's action hierarchy, read once; the
+  // preparsed slices themselves are made on first use.
+  const index = new ScopeIndex(scopes, ancestorTypes(store), actionAncestors(cedar, bundle.schema));
+  const whole: PolicySlice = Object.freeze({ policySetId, literals: Object.freeze([...literals.values()]), size: scopes.length });
+  const slicer = new PolicySlicer(cedar, policySetId, index, staticPolicies, literalsByPolicy, whole);
+
+  return { cedar, version, entitiesVersion, schemaName, store, obligations, slicer };
+}
+
+/**
+ * The entity literals of a condition whose *data* Cedar may read, i.e. that must be in the entity
+ * slice. A literal only compared (`==`, `!=`, `contains…` with a set of literals) or on the right of
+ * `in` is never looked up: equality compares uids, and `x in E` reads the ancestors of `x`, not `E`.
+ * Any other position (attribute access, `has`, tags, left of `in`, inside `if`, a record, …) counts as
+ * read. Anything unrecognised falls back to collecting every literal below it.
+ */
+function collectReadLiterals(expr: unknown, into: EntityRef[]): void {
+  if (typeof expr !== "object" || expr === null) return;
+  const node = expr as Record<string, unknown>;
+  const keys = Object.keys(node);
+  if (keys.length === 1) {
+    const op = keys[0]!;
+    const args = node[op] as Record<string, unknown> | undefined;
+    if (args !== undefined && typeof args === "object" && (op === "&&" || op === "||")) {
+      collectReadLiterals(args.left, into); // boolean connectives read nothing themselves
+      collectReadLiterals(args.right, into);
+      return;
+    }
+    if (args !== undefined && typeof args === "object" && op === "!") {
+      collectReadLiterals(args.arg, into);
+      return;
+    }
+    if (args !== undefined && typeof args === "object" && "left" in args && "right" in args) {
+      if (op === "==" || op === "!=" || op === "contains" || op === "containsAll" || op === "containsAny") {
+        if (!isLiteralOrLiteralSet(args.left)) collectReadLiterals(args.left, into);
+        if (!isLiteralOrLiteralSet(args.right)) collectReadLiterals(args.right, into);
+        return;
+      }
+      if (op === "in") {
+        collectReadLiterals(args.left, into);
+        if (!isLiteralOrLiteralSet(args.right)) collectReadLiterals(args.right, into);
+        return;
+      }
+    }
+  }
+  collectEntityRefs(expr, into);
+}
+
+function isLiteralOrLiteralSet(expr: unknown): boolean {
+  if (typeof expr !== "object" || expr === null) return false;
+  const node = expr as Record<string, unknown>;
+  if ("Value" in node && Object.keys(node).length === 1) return true; // a literal value: no entity data read
+  if ("Set" in node && Object.keys(node).length === 1 && Array.isArray(node.Set)) return node.Set.every(isLiteralOrLiteralSet);
+  return false;
 }
 
 function messages(errors: readonly { message: string; help: string | null }[]): string[] {

@@ -12,7 +12,21 @@ import { REASON, type AuthzRequest, type Decision, type EntityJson, type Obligat
 type CedarEntities = Parameters<Cedar["statefulIsAuthorized"]>[0]["entities"];
 type CedarContext = Parameters<Cedar["statefulIsAuthorized"]>[0]["context"];
 
-export function decideWith(compiled: CompiledPolicy, request: AuthzRequest): Decision {
+/**
+ * How `decideWith` runs. The gateway always uses `GATEWAY_MODE`; the other settings exist so that
+ * tests and the benchmark can compare against the unsliced set and measure request validation's
+ * cost. They are not reachable from a `PolicyDecisionPoint`.
+ */
+export interface DecideMode {
+  /** Hand Cedar only the policies whose scope can match (`policy-slices.ts`). */
+  readonly slicePolicies: boolean;
+  /** Cedar's strict request validation against the schema (types and context shape). */
+  readonly validateRequest: boolean;
+}
+
+export const GATEWAY_MODE: DecideMode = Object.freeze({ slicePolicies: true, validateRequest: true });
+
+export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode: DecideMode = GATEWAY_MODE): Decision {
   let slice: EntityJson[] = [];
   const deny = (reasons: string[], errors: string[] = [], obligations: Obligation[] = []): Decision => ({
     effect: "deny",
@@ -31,7 +45,10 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest): Dec
     // An unknown resource is left to Cedar, as Cedar defines it: `resource == X` still holds, and
     // any attribute read on it is an error, hence a deny here.
 
-    const roots = [request.principal, request.resource, ...compiled.literals];
+    const policies = mode.slicePolicies
+      ? compiled.slicer.sliceFor(request.action, request.principal.type, request.resource.type)
+      : compiled.slicer.whole;
+    const roots = [request.principal, request.resource, ...policies.literals];
     collectEntityRefs(request.context, roots);
     slice = compiled.store.slice(roots);
 
@@ -41,15 +58,17 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest): Dec
       resource: request.resource,
       context: request.context as CedarContext,
       preparsedSchemaName: compiled.schemaName,
-      validateRequest: true,
-      preparsedPolicySetId: compiled.policySetId,
+      validateRequest: mode.validateRequest,
+      preparsedPolicySetId: policies.policySetId,
       entities: slice as CedarEntities,
     });
     if (answer.type === "failure") {
       return deny([REASON.evaluationError], answer.errors.map((e) => e.message));
     }
     const { decision, diagnostics } = answer.response;
-    const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
+    // Sorted, like the reasons: Cedar reports them in its policy set's internal order, which is not
+    // stable across policy sets (a slice and the whole set list the same errors differently).
+    const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`).sort();
     const determining = [...diagnostics.reason].sort();
 
     if (decision === "allow" && errors.length === 0) {
