@@ -1,8 +1,9 @@
 /**
  * Turns the files of kv-seeds/ and policies/ into the KV entries the gateway reads (see
  * worker/workload CONFIG_KEYS). Pure, so `npm start` (Node) and the workerd tests build the same
- * entries from the same files.
+ * entries from the same files (and the CLI's `policy validate` the same bundle version).
  */
+import { policyBundleFromSources } from "../worker/policy/bundle.ts";
 
 export interface SeedFiles {
   tenants: unknown;
@@ -11,8 +12,8 @@ export interface SeedFiles {
   tools: unknown;
   entities: unknown;
   schema: string;
-  /** Policy files' texts, in file-name order. */
-  policies: string[];
+  /** Policy file name → text. */
+  policies: Record<string, string>;
 }
 
 export interface KvEntry {
@@ -24,7 +25,7 @@ export function buildSeedEntries(files: SeedFiles): KvEntry[] {
   const registry = { tenants: files.tenants, issuers: files.issuers, backends: files.backends, tools: files.tools };
   return [
     { key: "config/registry", value: JSON.stringify(registry) },
-    { key: "config/policy", value: JSON.stringify({ schema: files.schema, policies: files.policies.join("\n") }) },
+    { key: "config/policy", value: JSON.stringify(policyBundleFromSources(files.schema, files.policies)) },
     { key: "config/entities", value: JSON.stringify(files.entities) },
   ];
 }

@@ -11,10 +11,11 @@ function json(path: string): unknown {
 
 export function seedEntries(): KvEntry[] {
   const policyDir = join(root, "policies");
-  const policies = readdirSync(policyDir)
-    .filter((f) => f.endsWith(".cedar"))
-    .sort()
-    .map((f) => readFileSync(join(policyDir, f), "utf8"));
+  const policies = Object.fromEntries(
+    readdirSync(policyDir)
+      .filter((f) => f.endsWith(".cedar"))
+      .map((f) => [f, readFileSync(join(policyDir, f), "utf8")]),
+  );
   return buildSeedEntries({
     tenants: json("kv-seeds/tenants.json"),
     issuers: json("kv-seeds/issuers.json"),

@@ -4,7 +4,7 @@
  */
 import { Hono, type Context } from "hono";
 import { handleAuditEntries, handleAuditHead } from "./audit-routes.ts";
-import type { AppEnv } from "./context.ts";
+import type { AppEnv } from "./env.ts";
 import { asGatewayError, errorResponse, GatewayError, type WireFormat } from "./errors.ts";
 import type { PipelineDeps } from "./caller.ts";
 import { handleModels } from "./models-route.ts";

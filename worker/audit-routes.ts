@@ -3,7 +3,7 @@
  * (`read_audit` on the tenant) and is itself recorded, allow or deny.
  */
 import type { Context } from "hono";
-import type { AppEnv } from "./context.ts";
+import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
 import { authenticateCaller, commit, decisionRecord, requestEnvironment, type PipelineDeps } from "./caller.ts";
 import { tenantActionRequest } from "./policy/index.ts";

@@ -3,7 +3,8 @@
  * the environment facts every PDP question carries, and committing decisions to the audit log.
  */
 import type { Context } from "hono";
-import type { AppEnv, Principal, RequestState } from "./context.ts";
+import type { Principal, RequestState } from "./context.ts";
+import type { AppEnv } from "./env.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import type { Authenticate } from "./identity/index.ts";
 import { createEgress, type Egress } from "./network/index.ts";
@@ -70,7 +71,6 @@ export async function commit(sink: AuditSink, record: AuditRecord): Promise<void
 export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps): Promise<{ config: GatewayConfig; principal: Principal }> {
   const state = c.var.state;
   const config = await deps.config.current(c.env.CONFIG, Number(c.env.CONFIG_REFRESH_MS));
-  state.config = config;
   try {
     const principal = await deps.authenticate(c.req.raw.headers, config.registry, egressFor(config));
     state.principal = principal;

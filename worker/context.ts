@@ -1,20 +1,9 @@
 /**
- * The per-request state the planes read and extend. Hono's context carries it typed (see `AppEnv`);
- * nothing is looked up untyped.
+ * The per-request state the planes read and extend, and the domain types they exchange. Hono's
+ * context carries the state typed (see `AppEnv` in env.ts); nothing is looked up untyped. Plain data
+ * only, so Node tools (the CLI) can share these types.
  */
 import type { WireFormat } from "./errors.ts";
-import type { GatewayConfig } from "./workload/index.ts";
-
-/** Worker bindings, as wrangler.toml and the secrets declare them. */
-export interface Env {
-  CONFIG: KVNamespace;
-  AUDIT_LOG: DurableObjectNamespace<import("./verify/index.ts").AuditLog>;
-  MAX_BODY_BYTES: string;
-  /** How long (ms) an isolate trusts its in-memory configuration before rereading KV. */
-  CONFIG_REFRESH_MS: string;
-  /** Upstream API keys, one Worker secret per backend, named by the registry's `secret` field. */
-  [secret: `UPSTREAM_KEY_${string}`]: string | undefined;
-}
 
 /** How the caller proved who they are. */
 export interface Authentication {
@@ -76,11 +65,5 @@ export interface RequestState {
   requestId: string;
   format: WireFormat;
   receivedAt: number;
-  config?: GatewayConfig;
   principal?: Principal;
-}
-
-export interface AppEnv {
-  Bindings: Env;
-  Variables: { state: RequestState };
 }

@@ -1,7 +1,8 @@
 /** `GET /v1/models`: only the models this caller may use. */
 import type { Context } from "hono";
 import { authenticateCaller, commit, decisionRecord, type PipelineDeps } from "./caller.ts";
-import type { AppEnv, Classification, NormalizedRequest } from "./context.ts";
+import type { Classification, NormalizedRequest } from "./context.ts";
+import type { AppEnv } from "./env.ts";
 import { policyFacts } from "./pipeline.ts";
 import { invokeModelRequest } from "./policy/index.ts";
 

@@ -9,7 +9,8 @@
  */
 import type { Context } from "hono";
 import { authenticateCaller, commit, decisionRecord, egressFor, requestEnvironment, type PipelineDeps } from "./caller.ts";
-import type { AppEnv, Classification, NormalizedRequest, Principal } from "./context.ts";
+import type { Classification, NormalizedRequest, Principal } from "./context.ts";
+import type { AppEnv } from "./env.ts";
 import { classify, LABEL_HEADER } from "./data/index.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import { sha256Hex } from "./lib/encoding.ts";

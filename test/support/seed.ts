@@ -20,9 +20,7 @@ export function seedFiles(): SeedFiles {
     tools,
     entities,
     schema: Object.values(schemaFiles)[0] ?? "",
-    policies: Object.keys(policyFiles)
-      .sort()
-      .map((k) => policyFiles[k] ?? ""),
+    policies: Object.fromEntries(Object.entries(policyFiles).map(([path, text]) => [path.split("/").at(-1)!, text])),
   });
 }
 

@@ -6,11 +6,13 @@
  */
 import { GatewayError } from "../errors.ts";
 import { sha256Hex } from "../lib/encoding.ts";
-import { compilePolicy, type EntityJson, type PolicyDecisionPoint } from "../policy/index.ts";
+import { compilePolicy, type PolicyDecisionPoint } from "../policy/index.ts";
+import { worldEntities } from "./entities.ts";
 import { parseRegistry, type Registry } from "./registry.ts";
 
 export type { Backend, Issuer, Level, Registry, Tenant, Tier, Tool } from "./registry.ts";
 export { RegistryError, parseRegistry } from "./registry.ts";
+export { registryEntities, worldEntities } from "./entities.ts";
 
 /** KV keys of the configuration documents; `npm start` and the tests seed them from kv-seeds/. */
 export const CONFIG_KEYS = { registry: "config/registry", policy: "config/policy", entities: "config/entities" } as const;
@@ -29,35 +31,6 @@ export interface ConfigSourceOptions {
 export interface ConfigSource {
   /** The configuration in force; KV is reread when the copy in memory is older than `refreshMs`. */
   current(kv: KVNamespace, refreshMs: number): Promise<GatewayConfig>;
-}
-
-const LEVELS = { public: 0, internal: 1, confidential: 2, restricted: 3 } as const;
-
-/** The registry's half of the entity store: tenants, backends and tools as Cedar entities. */
-function registryEntities(registry: Registry): EntityJson[] {
-  const entities: EntityJson[] = [];
-  for (const tenant of registry.tenants.values()) {
-    entities.push({ uid: { type: "Tenant", id: tenant.id }, attrs: { residency: tenant.residency }, parents: [] });
-  }
-  for (const b of registry.backends) {
-    entities.push({
-      uid: { type: "Backend", id: b.id },
-      attrs: { region: b.region, jurisdiction: b.jurisdiction, tier: b.tier },
-      parents: [],
-    });
-  }
-  for (const t of registry.tools.values()) {
-    entities.push({
-      uid: { type: "Tool", id: t.id },
-      attrs: {
-        tenant: { __entity: { type: "Tenant", id: t.tenant } },
-        requiresMfa: t.requiresMfa,
-        classification: LEVELS[t.classification],
-      },
-      parents: [],
-    });
-  }
-  return entities;
 }
 
 function parseJson(key: string, text: string): unknown {
@@ -84,11 +57,7 @@ async function load(kv: KVNamespace): Promise<{ version: string; build: () => Ga
       const registry = parseRegistry(parseJson(CONFIG_KEYS.registry, registryText));
       const stored = parseJson(CONFIG_KEYS.entities, entitiesText);
       if (!Array.isArray(stored)) throw new GatewayError("config_unavailable", `${CONFIG_KEYS.entities} must be an array`);
-      const derived = registryEntities(registry);
-      const derivedIds = new Set(derived.map((e) => `${e.uid.type}::${e.uid.id}`));
-      // The registry is authoritative for tenants, backends and tools; the entity store for people.
-      const people = (stored as EntityJson[]).filter((e) => !derivedIds.has(`${e?.uid?.type}::${e?.uid?.id}`));
-      const pdp = compilePolicy(parseJson(CONFIG_KEYS.policy, policyText), [...derived, ...people]);
+      const pdp = compilePolicy(parseJson(CONFIG_KEYS.policy, policyText), worldEntities(registry, stored));
       return { version, registry, pdp };
     },
   };
