@@ -7,19 +7,38 @@ export interface JsonBody {
 }
 
 /**
- * Reads a JSON request body with a hard size limit, enforced while streaming so a client that lies in
- * (or omits) Content-Length still cannot make the gateway buffer more than `maxBytes`.
+ * Reads a JSON request body with a hard size limit: a declared Content-Length above it is refused up
+ * front, and a body without one is counted while it streams, so no caller can make the gateway
+ * buffer more than `maxBytes`.
  */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<JsonBody> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new GatewayError("unsupported_media_type", "the request body must be application/json");
   }
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
+  const length = request.headers.get("content-length");
+  const declared = length === null ? undefined : Number(length);
+  if (declared !== undefined && declared > maxBytes) throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
   if (!request.body) throw new GatewayError("invalid_json", "the request body is empty");
 
-  const reader = request.body.getReader();
+  // With a valid declared length the runtime's HTTP framing bounds the body to it, so it is read in
+  // one native call; otherwise (chunked) the limit is enforced chunk by chunk.
+  const framed = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0;
+  const bytes = framed ? new Uint8Array(await request.arrayBuffer()) : await readBounded(request.body, maxBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch (cause) {
+    throw new GatewayError("invalid_json", "the request body is not valid JSON", { cause });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new GatewayError("invalid_request", "the request body must be a JSON object");
+  }
+  return { json: parsed as Record<string, unknown>, bytes };
+}
+
+async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -38,14 +57,5 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
-  } catch (cause) {
-    throw new GatewayError("invalid_json", "the request body is not valid JSON", { cause });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new GatewayError("invalid_request", "the request body must be a JSON object");
-  }
-  return { json: parsed as Record<string, unknown>, bytes };
+  return bytes;
 }
