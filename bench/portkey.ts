@@ -3,12 +3,13 @@
  * forced onto 127.0.0.1 by a preload (its server otherwise listens on every interface), headless,
  * with the fetch shim of portkey-fetch-shim.mjs (without it every streamed request fails).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./build.ts";
 import { cpuSeconds } from "./proc.ts";
 import { freePort } from "./ports.ts";
+import { stopGroup } from "../dev/lib/process-group.ts";
 
 export const PORTKEY_ENTRY = join(ROOT, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
 const LOOPBACK_PRELOAD = join(import.meta.dirname, "loopback-only.mjs");
@@ -20,15 +21,6 @@ export interface RunningPortkey {
   startupMs: number;
   cpuSeconds(): number | undefined;
   stop(): Promise<void>;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 export async function startPortkey(): Promise<RunningPortkey> {
@@ -46,15 +38,7 @@ export async function startPortkey(): Promise<RunningPortkey> {
   const keep = (d: Buffer) => (log = (log + d.toString()).slice(-10_000));
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return killGroup(child, "SIGKILL");
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    killGroup(child, "SIGTERM");
-    const timer = setTimeout(() => killGroup(child, "SIGKILL"), 3000);
-    await exited;
-    clearTimeout(timer);
-    killGroup(child, "SIGKILL");
-  };
+  const stop = () => stopGroup(child);
   const deadline = performance.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`Portkey exited early (code ${child.exitCode}):\n${log}`);

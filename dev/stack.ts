@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { GATEWAY_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS } from "./config.ts";
 import { startIdp } from "./idp.ts";
 import { startMockBackend } from "./mock-backend.ts";
+import { stopGroup } from "./lib/process-group.ts";
 import { seedEntries } from "./seed.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -63,30 +64,6 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the gateway did not become healthy at ${url} within ${timeoutMs} ms`);
-}
-
-/** Sends a signal to the child's whole process group; the group exists because it was spawned detached. */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    killGroup(child, "SIGKILL");
-    return;
-  }
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  killGroup(child, "SIGTERM");
-  const timer = setTimeout(() => killGroup(child, "SIGKILL"), 3000);
-  await exited;
-  clearTimeout(timer);
-  // workerd may outlive wrangler's exit by a moment; make sure nothing of the group is left.
-  killGroup(child, "SIGKILL");
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
