@@ -20,7 +20,6 @@ export type ErrorCode =
   | "policy_denied"
   | "no_eligible_backend"
   | "egress_denied"
-  | "rate_limited"
   | "upstream_error"
   | "upstream_timeout"
   | "audit_unavailable"
@@ -50,7 +49,6 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   policy_denied: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   no_eligible_backend: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   egress_denied: { status: 502, openai: "api_error", anthropic: "api_error" },
-  rate_limited: { status: 429, openai: "rate_limit_error", anthropic: "rate_limit_error" },
   upstream_error: { status: 502, openai: "api_error", anthropic: "api_error" },
   upstream_timeout: { status: 504, openai: "api_error", anthropic: "timeout_error" },
   audit_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
