@@ -17,7 +17,7 @@ import { compilePolicy, invokeModelRequest, callToolRequest, readDocumentRequest
 import { bundleVersion, compile, entitiesVersionOf, readBundle } from "../worker/policy/compile.ts";
 import { decideWith, type DecideMode } from "../worker/policy/decide.ts";
 import { cedarEngine } from "../worker/policy/engine.ts";
-import { EntityStore } from "../worker/policy/slice.ts";
+import { EntityStore, actionRef } from "../worker/policy/slice.ts";
 
 const TENANTS = 50;
 const USERS_PER_TENANT = 120;
@@ -179,7 +179,7 @@ export function runPolicyBench(iterations = Number(process.env.POLICY_BENCH_N ??
     (r) =>
       cedar.isAuthorized({
         principal: r.principal,
-        action: { type: "Action", id: r.action },
+        action: actionRef(r.action),
         resource: r.resource,
         context: r.context as never,
         policies: { staticPolicies: policies },
@@ -191,7 +191,7 @@ export function runPolicyBench(iterations = Number(process.env.POLICY_BENCH_N ??
   );
 
   const sizes = new Map<string, number>();
-  for (const r of reqs.slice(0, 200)) sizes.set(r.action, compiled.slicer.sliceFor(r.action, r.principal.type, r.resource.type).size);
+  for (const r of reqs.slice(0, 200)) sizes.set(actionRef(r.action).id, compiled.slicer.sliceFor(r.action, r.principal.type, r.resource.type).size);
   const sliceSizes = [...sizes].map(([a, s]) => `${a} ${s}`).join(", ");
   const entitySlice = reqs.slice(0, 200).map((r) => decideWith(compiled, r).entitySlice.length);
 

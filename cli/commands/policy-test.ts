@@ -9,6 +9,8 @@ Runs policy test files in the format of Cedar's integration tests (policies, ent
 shouldValidate, requests[] with principal, action, resource, context, decision, reason, errors)
 through the gateway's own decision path: compilePolicy (strict validation) and pdp.decide (slicing
 included). Policies without @id get Cedar's positional ids policy0, policy1, …
+A test file's policies path may also name a folder (e.g. "policies"): its *.cedar files are joined
+as the gateway's bundle joins them and compiled as the gateway compiles them (@id required).
 Folders are searched for *.json test files (entity files excluded).
 
   --root <dir>         folder the paths inside test files are relative to (default: for each file,
@@ -25,10 +27,9 @@ Documented differences from Cedar, counted per category and never passed silentl
   false, strict validation refuses the set; its requests are not evaluated).
   See cli/lib/policy-runner.ts.
 
-Failures name their cause: mismatch (the PDP answered differently), namespaced-action (the PDP's
-request has no action type), invalid-request (the PDP refused the request, e.g. an empty action id),
-policy-set-refused / policy-set-accepted (compilePolicy disagreed with shouldValidate, or refused
-the data, e.g. entity tags), test-file.
+Failures name their cause: mismatch (the PDP answered differently), invalid-request (the PDP
+refused the request as malformed), policy-set-refused / policy-set-accepted (compilePolicy
+disagreed with shouldValidate, or refused the data), test-file.
 
 Exit 0 when every request matched; 1 on any failure; 2 on a bad command line.`;
 

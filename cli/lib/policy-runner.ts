@@ -25,9 +25,9 @@
  *   invalid-policy-refused  `shouldValidate: false` and strict validation refuses the policy set,
  *                           as the gateway would: its requests are not evaluated.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
-import { PolicyError, REASON, compilePolicy, type Decision, type EntityJson, type PolicyDecisionPoint } from "../cedar-node.ts";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { PolicyError, REASON, compilePolicy, policyBundleFromSources, type Decision, type EntityJson, type PolicyDecisionPoint } from "../cedar-node.ts";
 import { readJsonExact, readTestFile, unsafeIntegersIn, TestFileError, type CedarTestFile, type CedarTestRequest } from "./cedar-test-file.ts";
 import { VALIDATION_WARNINGS } from "./known-exceptions.ts";
 
@@ -50,7 +50,6 @@ export type Category = (typeof CATEGORIES)[number];
  */
 export type FailureCause =
   | "mismatch"
-  | "namespaced-action"
   | "invalid-request"
   | "policy-set-refused"
   | "policy-set-accepted"
@@ -164,12 +163,10 @@ export class PolicyTestRunner {
       this.except(file, label, "integer-beyond-2^53", `context: ${r.unsafeIntegers.join(", ")}`);
       return;
     }
-    if (r.action.type !== "Action") {
-      // Not a documented difference: the PDP's request names actions of type `Action` only.
-      this.fail("namespaced-action", file, label, expectedText(r), `not expressible: the PDP's request has no action type (${r.action.type})`);
-      return;
-    }
-    const d = compiled.pdp.decide({ principal: r.principal, action: r.action.id, resource: r.resource, context: r.context });
+    // The gateway's own form (an id of type `Action`) where it can express the action; otherwise
+    // the full reference (a namespaced action type, or an empty id), as Cedar takes it.
+    const action = r.action.type === "Action" && r.action.id !== "" ? r.action.id : r.action;
+    const d = compiled.pdp.decide({ principal: r.principal, action, resource: r.resource, context: r.context });
     const mismatch = (why: string): void => this.fail("mismatch", file, label, expectedText(r), `${actualText(d)} (${why})`);
     if (same(d.reasons, [REASON.invalidRequest])) {
       return this.fail("invalid-request", file, label, expectedText(r), `${actualText(d)} (the PDP refused the request)`);
@@ -238,8 +235,10 @@ export class PolicyTestRunner {
 function compileTriple(policiesPath: string, entitiesPath: string, schemaPath: string): Compiled {
   let entities: unknown;
   let bundle: { schema: string; policies: string };
+  let gatewayBundle: boolean;
   try {
-    bundle = { schema: readFileSync(schemaPath, "utf8"), policies: readFileSync(policiesPath, "utf8") };
+    gatewayBundle = statSync(policiesPath).isDirectory();
+    bundle = { schema: readFileSync(schemaPath, "utf8"), policies: readPolicies(schemaPath, policiesPath) };
     entities = readJsonExact(entitiesPath);
   } catch (error) {
     return { kind: "refused", code: "TEST_DATA_UNREADABLE", message: describe(error) };
@@ -247,13 +246,27 @@ function compileTriple(policiesPath: string, entitiesPath: string, schemaPath: s
   const integers = unsafeIntegersIn(entities);
   if (integers.length > 0) return { kind: "unsafe", integers: [...new Set(integers)] };
   try {
-    const pdp = compilePolicy(bundle, entities as EntityJson[], { requirePolicyIds: false });
+    // A policies folder is a gateway bundle: compiled as the gateway compiles it, `@id` required.
+    const pdp = compilePolicy(bundle, entities as EntityJson[], { requirePolicyIds: gatewayBundle });
     const principals = new Set(Array.isArray(entities) ? (entities as EntityJson[]).map((e) => refKey(e.uid)) : []);
     return { kind: "pdp", pdp, principals };
   } catch (error) {
     if (error instanceof PolicyError) return { kind: "refused", code: error.code, message: error.message };
     return { kind: "refused", code: "UNEXPECTED", message: describe(error) };
   }
+}
+
+/**
+ * The policy text of a test file's `policies` path. Cedar's format names one policy file; Verity's
+ * seeded-world tests (policies/tests/) name the `policies/` folder instead, whose `*.cedar` files
+ * are joined exactly as the gateway's bundle joins them (`policyBundleFromSources`, file-name order),
+ * so the tests run the very bundle the gateway loads.
+ */
+function readPolicies(schemaPath: string, policiesPath: string): string {
+  if (!statSync(policiesPath).isDirectory()) return readFileSync(policiesPath, "utf8");
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(policiesPath).filter((n) => n.endsWith(".cedar"))) files[name] = readFileSync(join(policiesPath, name), "utf8");
+  return policyBundleFromSources(readFileSync(schemaPath, "utf8"), files).policies;
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { Cedar } from "./engine.ts";
 import type { CompiledPolicy } from "./compile.ts";
 import { obligationKey } from "./obligations.ts";
-import { collectEntityRefs, isEntityRef } from "./slice.ts";
+import { actionRef, collectEntityRefs, isEntityRef } from "./slice.ts";
 import { REASON, type AuthzRequest, type Decision, type EntityJson, type Obligation } from "./types.ts";
 
 type CedarEntities = Parameters<Cedar["statefulIsAuthorized"]>[0]["entities"];
@@ -45,8 +45,9 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
     // An unknown resource is left to Cedar, as Cedar defines it: `resource == X` still holds, and
     // any attribute read on it is an error, hence a deny here.
 
+    const action = actionRef(request.action);
     const policies = mode.slicePolicies
-      ? compiled.slicer.sliceFor(request.action, request.principal.type, request.resource.type)
+      ? compiled.slicer.sliceFor(action, request.principal.type, request.resource.type)
       : compiled.slicer.whole;
     const roots = [request.principal, request.resource, ...policies.literals];
     collectEntityRefs(request.context, roots);
@@ -54,7 +55,7 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
 
     const answer = compiled.cedar.statefulIsAuthorized({
       principal: request.principal,
-      action: { type: "Action", id: request.action },
+      action,
       resource: request.resource,
       context: request.context as CedarContext,
       preparsedSchemaName: compiled.schemaName,
@@ -107,7 +108,10 @@ function requestProblem(request: AuthzRequest): string | undefined {
   const r = raw as Record<string, unknown>;
   if (!isEntityRef(r.principal)) return "principal must be { type, id }";
   if (!isEntityRef(r.resource)) return "resource must be { type, id }";
-  if (typeof r.action !== "string" || r.action === "") return "action must be a non-empty string";
+  // The gateway's form (an id of type `Action`) is never empty; a full reference is Cedar's, any id.
+  if (typeof r.action === "string") {
+    if (r.action === "") return "action must be a non-empty string";
+  } else if (!isEntityRef(r.action)) return "action must be a non-empty string or { type, id }";
   if (typeof r.context !== "object" || r.context === null || Array.isArray(r.context)) return "context must be a record";
   return undefined;
 }

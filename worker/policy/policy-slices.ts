@@ -19,6 +19,7 @@
 import { sha256HexSync } from "../lib/sha256-sync.ts";
 import type { Cedar } from "./engine.ts";
 import type { ScopeIndex } from "./scope.ts";
+import { actionRef } from "./slice.ts";
 import type { EntityRef } from "./types.ts";
 
 const MAX_SHAPES = 1024;
@@ -49,11 +50,13 @@ export class PolicySlicer {
     readonly whole: PolicySlice,
   ) {}
 
-  sliceFor(action: string, principalType: string, resourceType: string): PolicySlice {
-    const shape = `${action}\u0000${principalType}\u0000${resourceType}`;
+  /** `action`: the gateway's id form (type `Action`) or a full reference. */
+  sliceFor(action: string | EntityRef, principalType: string, resourceType: string): PolicySlice {
+    const uid = actionRef(action);
+    const shape = JSON.stringify([uid.type, uid.id, principalType, resourceType]);
     const known = this.shapes.get(shape);
     if (known !== undefined) return known;
-    const slice = this.build(this.index.candidates(action, principalType, resourceType));
+    const slice = this.build(this.index.candidates(uid, principalType, resourceType));
     if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
     this.shapes.set(shape, slice);
     return slice;

@@ -16,8 +16,9 @@
  *   principal is T            P ≠ T
  *   principal in T::"id"      P ≠ T and T is not a possible ancestor type of P
  *   principal is T in E       either of the two above
- *   action == A               A ≠ Action::"<request action>"
- *   action in A / in [A, …]   no A is the request action or one of its ancestors (schema's memberOf)
+ *   action == A               A ≠ the request action (type and id: `NS::Action::"x"` ≠ `Action::"x"`)
+ *   action in A / in [A, …]   no A is the request action or one of its ancestors (schema's memberOf,
+ *                             with fully qualified types)
  *
  * (the resource like the principal). "Possible ancestor types of P" is computed from the entity
  * store, which is exactly what Cedar sees: the entity slice of a decision is a part of the store
@@ -30,6 +31,7 @@
  */
 import type { Cedar } from "./engine.ts";
 import type { EntityStore } from "./slice.ts";
+import type { EntityRef } from "./types.ts";
 
 type PolicyJson = Extract<ReturnType<Cedar["policyToJson"]>, { type: "success" }>["json"];
 
@@ -192,10 +194,15 @@ export class ScopeIndex {
     private readonly actions: ReadonlyMap<string, ReadonlySet<string>> | undefined,
   ) {}
 
-  /** The ids of the policies whose scope can match, in policy order. */
-  candidates(action: string, principalType: string, resourceType: string): string[] {
-    const actionKey = uidKey("Action", action);
-    // An action the schema does not know has no ancestors (Cedar would have no entity for it).
+  /**
+   * The ids of the policies whose scope can match, in policy order. `action` is a full reference:
+   * `Action::"x"` in Verity's schema, `NS::Action::"x"` in a namespaced one (the schema's action
+   * hierarchy is read with fully qualified types, so the two never collide).
+   */
+  candidates(action: EntityRef, principalType: string, resourceType: string): string[] {
+    const actionKey = uidKey(action.type, action.id);
+    // An action the schema does not know has no ancestors (Cedar would have no entity for it: with a
+    // schema, Cedar takes action entities from the schema and refuses undeclared ones in entity data).
     const actionSet = this.actions === undefined ? undefined : (this.actions.get(actionKey) ?? new Set([actionKey]));
     const kept: string[] = [];
     for (const scope of this.scopes) {

@@ -9,9 +9,9 @@
  *
  * Why this never changes a decision: Cedar reaches an entity's data only by (a) dereferencing an
  * attribute of an entity value, (b) an `in` test on an entity value, which reads that entity's
- * ancestors, or (c) `has`/`getTag` on one. Every entity value in an evaluation originates from
- * principal/resource/action, the context, a policy literal or an attribute of a reachable entity,
- * and the slice contains all of those with their ancestors. (Actions come from the schema.)
+ * ancestors, or (c) `has`/`getTag`/`hasTag` on one. Every entity value in an evaluation originates
+ * from principal/resource/action, the context, a policy literal or an attribute or tag of a reachable
+ * entity, and the slice contains all of those with their ancestors. (Actions come from the schema.)
  * test/unit/policy/cedar-vectors.test.ts checks this against Cedar's own integration tests.
  */
 import { PolicyEntitiesError } from "./errors.ts";
@@ -19,6 +19,11 @@ import type { EntityJson, EntityRef } from "./types.ts";
 
 export function entityKey(ref: EntityRef): string {
   return JSON.stringify([ref.type, ref.id]);
+}
+
+/** The action of a request as an entity reference: the gateway's id form is `Action::"<id>"`. */
+export function actionRef(action: string | EntityRef): EntityRef {
+  return typeof action === "string" ? { type: "Action", id: action } : { type: action.type, id: action.id };
 }
 
 export function isEntityRef(value: unknown): value is EntityRef {
@@ -53,7 +58,7 @@ export function collectEntityRefs(value: unknown, into: EntityRef[]): void {
 
 interface StoredEntity {
   readonly entity: EntityJson;
-  /** Keys of the entities this one can lead Cedar to: its parents and its attributes' references. */
+  /** Keys of the entities this one can lead Cedar to: its parents and its attributes' and tags' references. */
   readonly edges: readonly string[];
 }
 
@@ -91,6 +96,7 @@ export class EntityStore {
       }
       const refs: EntityRef[] = [...entity.parents];
       collectEntityRefs(entity.attrs, refs);
+      if (entity.tags !== undefined) collectEntityRefs(entity.tags, refs);
       entities.set(key, { entity, edges: [...new Set(refs.map(entityKey))] });
     });
     if (problems.length > 0) throw new PolicyEntitiesError("bad entities", problems);
@@ -137,14 +143,20 @@ export class EntityStore {
   }
 }
 
+/** Cedar's JSON entity format; `tags` is optional. */
+const ENTITY_MEMBERS: ReadonlySet<string> = new Set(["uid", "attrs", "parents", "tags"]);
+
 function shapeProblem(raw: unknown): string | undefined {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return "not an object";
   const entity = raw as Record<string, unknown>;
   if (!isEntityRef(entity.uid)) return "uid must be { type: string, id: string }";
   if (typeof entity.attrs !== "object" || entity.attrs === null || Array.isArray(entity.attrs)) return "attrs must be an object";
   if (!Array.isArray(entity.parents) || !entity.parents.every(isEntityRef)) return "parents must be an array of { type, id }";
+  if (entity.tags !== undefined && (typeof entity.tags !== "object" || entity.tags === null || Array.isArray(entity.tags))) {
+    return "tags must be an object";
+  }
   for (const key of Object.keys(entity)) {
-    if (key !== "uid" && key !== "attrs" && key !== "parents") return `unexpected member ${JSON.stringify(key)}`;
+    if (!ENTITY_MEMBERS.has(key)) return `unexpected member ${JSON.stringify(key)}`;
   }
   return undefined;
 }

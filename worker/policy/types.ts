@@ -9,11 +9,16 @@ export interface EntityRef {
   id: string;
 }
 
-/** One entity in Cedar's JSON entity format. Entity references in attrs are `{ "__entity": EntityRef }`. */
+/**
+ * One entity in Cedar's JSON entity format. Entity references in attrs and tags are
+ * `{ "__entity": EntityRef }`. `tags` (Cedar's `getTag`/`hasTag` map) is optional, as in Cedar;
+ * Verity's own schema declares none, so its entities never carry them.
+ */
 export interface EntityJson {
   uid: EntityRef;
   attrs: Record<string, unknown>;
   parents: EntityRef[];
+  tags?: Record<string, unknown>;
 }
 
 /** A value in Cedar's JSON value format: sets are arrays, records are objects, entities `{ __entity }`. */
@@ -32,8 +37,13 @@ export interface PolicyBundle {
 /** One authorization question, built by the request translator (`./request.ts`). */
 export interface AuthzRequest {
   principal: EntityRef;
-  /** The action's id, e.g. "invoke_model"; its type is always `Action`. */
-  action: string;
+  /**
+   * The action. The gateway's form is the id alone, e.g. "invoke_model", of type `Action`; it must
+   * not be empty (the translator, `./request.ts`, never produces an empty one). A full reference
+   * `{ type, id }` is Cedar's general form, for foreign policy sets such as Cedar's own integration
+   * tests: a namespaced action type (`NS::Action`) and, as Cedar allows, any id, the empty one too.
+   */
+  action: string | EntityRef;
   resource: EntityRef;
   /** Must match the action's context shape in the schema exactly (strict request validation). */
   context: Record<string, CedarValue>;
