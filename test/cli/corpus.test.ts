@@ -10,23 +10,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { CI_SAMPLE_FILES } from "../../cli/commands/policy-corpus.ts";
-import { verity } from "./run-cli.ts";
+import { verity, type PolicyTestReport } from "./run-cli.ts";
 
 const SAMPLE = String(CI_SAMPLE_FILES);
 
-interface Report {
-  files: number;
-  requests: number;
-  passed: number;
-  failed: number;
-  exceptions: Record<string, number>;
-  listed: { file: string; request: string; category: string; detail?: string }[];
-  failures: { cause: string; file: string; request: string; expected: string; actual: string }[];
-  failuresByCause: Record<string, number>;
-}
 
-function corpusSample(): Promise<{ code: number | null; report: Report }> {
-  return verity(["policy", "corpus", "--sample", SAMPLE, "--json"]).then(({ code, stdout }) => ({ code, report: JSON.parse(stdout) as Report }));
+function corpusSample(): Promise<{ code: number | null; report: PolicyTestReport }> {
+  return verity(["policy", "corpus", "--sample", SAMPLE, "--json"]).then(({ code, stdout }) => ({ code, report: JSON.parse(stdout) as PolicyTestReport }));
 }
 
 describe("Cedar corpus (fixed sample: every 8th file)", () => {

@@ -7,20 +7,11 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CEDAR_VECTORS, REPO, verity } from "./run-cli.ts";
+import { CEDAR_VECTORS, REPO, verity, type PolicyTestReport } from "./run-cli.ts";
 
 const temp = mkdtempSync(join(tmpdir(), "verity-cli-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
-interface Report {
-  files: number;
-  requests: number;
-  passed: number;
-  failed: number;
-  exceptions: Record<string, number>;
-  listed: { file: string; request: string; category: string }[];
-  failures: { file: string; request: string; expected: string; actual: string }[];
-}
 
 describe("verity policy validate", () => {
   it("accepts the repository's policies with the seeded world", async () => {
@@ -66,7 +57,7 @@ describe("verity policy validate", () => {
 describe("verity policy test", () => {
   it("passes every hand-written Cedar integration test (22 files, 74 requests)", async () => {
     const { code, stdout, stderr } = await verity(["policy", "test", "--json", join(CEDAR_VECTORS, "tests")]);
-    const report = JSON.parse(stdout) as Report;
+    const report = JSON.parse(stdout) as PolicyTestReport;
     expect(report.failures).toEqual([]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
@@ -109,7 +100,7 @@ describe("verity policy test", () => {
     const text = JSON.stringify(test).replace('"context":{', '"context":{"big":9007199254740993,');
     writeFileSync(file, text);
     const { code, stdout } = await verity(["policy", "test", "--json", "--root", CEDAR_VECTORS, file]);
-    const report = JSON.parse(stdout) as Report;
+    const report = JSON.parse(stdout) as PolicyTestReport;
     expect(report.exceptions["integer-beyond-2^53"]).toBe(1);
     expect(report.listed).toHaveLength(1);
     expect(report.passed).toBe(0);

@@ -2,6 +2,10 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { RunReport } from "../../cli/lib/policy-runner.ts";
+
+/** What `verity policy test|corpus --json` prints. */
+export type PolicyTestReport = RunReport & { seconds: number };
 
 export const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 /** The public vectors live beside the repository, in CI as locally. */

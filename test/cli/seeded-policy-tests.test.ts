@@ -12,16 +12,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readEntitySeed, readRegistry, worldEntities } from "../../cli/lib/world.ts";
-import { REPO, verity } from "./run-cli.ts";
+import { REPO, verity, type PolicyTestReport } from "./run-cli.ts";
 
-interface Report {
-  files: number;
-  requests: number;
-  passed: number;
-  failed: number;
-  exceptions: Record<string, number>;
-  failures: { file: string; request: string; expected: string; actual: string }[];
-}
 
 describe("policies/tests: the seeded world's decisions", () => {
   it("policies/tests/entities.json is exactly the world the gateway derives from kv-seeds", () => {
@@ -38,7 +30,7 @@ describe("policies/tests: the seeded world's decisions", () => {
 
   it("policy test policies/tests: every decision and reason as expected", async () => {
     const { code, stdout, stderr } = await verity(["policy", "test", "--json", "policies/tests"]);
-    const report = JSON.parse(stdout) as Report;
+    const report = JSON.parse(stdout) as PolicyTestReport;
     expect(report.failures).toEqual([]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
