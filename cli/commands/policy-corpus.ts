@@ -13,7 +13,7 @@ import { UsageError, type Command } from "../lib/command.ts";
 import { CORPUS_ARCHIVE, CORPUS_CACHE } from "../lib/paths.ts";
 import { collectTestFiles, count, printResult, runTests, sample } from "../lib/run-tests.ts";
 
-/** The fixed sample CI runs (test/cli/corpus.test.ts): every 8th file, 977 files, 7,816 requests, ≈ 13 s. */
+/** The fixed sample CI runs (test/cli/corpus.test.ts): every 8th file, 977 files, 7,816 requests, ≈ 17 s. */
 export const CI_SAMPLE_FILES = 977;
 
 const usage = `usage: verity policy corpus [--sample N] [--dir <workdir>] [--archive <tar.gz>] [--json] [--list-exceptions]

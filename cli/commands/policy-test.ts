@@ -9,6 +9,9 @@ Runs policy test files in the format of Cedar's integration tests (policies, ent
 shouldValidate, requests[] with principal, action, resource, context, decision, reason, errors)
 through the gateway's own decision path: compilePolicy (strict validation) and pdp.decide (slicing
 included). Policies without @id get Cedar's positional ids policy0, policy1, …
+A shouldValidate: false file is compiled with validation "report" (test tooling only; the gateway
+refuses such a set): strict validation must report problems, then its requests are evaluated and
+compared like any other, as Cedar's harness evaluates them.
 A test file's policies path may also name a folder (e.g. "policies"): its *.cedar files are joined
 as the gateway's bundle joins them and compiled as the gateway compiles them (@id required).
 Folders are searched for *.json test files (entity files excluded).
@@ -23,13 +26,15 @@ Folders are searched for *.json test files (entity files excluded).
 Documented differences from Cedar, counted per category and never passed silently:
   no-permit-reason, error-reason, error-denies, unknown-principal, unknown-principal-allow,
   request-validation, integer-beyond-2^53 (refused, never rounded), validation-warning (only the
-  corpus files named in cli/lib/known-exceptions.ts), invalid-policy-refused (shouldValidate:
-  false, strict validation refuses the set; its requests are not evaluated).
-  See cli/lib/policy-runner.ts.
+  corpus files named in cli/lib/known-exceptions.ts: Cedar 4.13 reports only a warning, so strict
+  validation finds no problem; counted per file; requests still evaluated and compared).
+Also counted, not a difference: invalid-policy-evaluated (requests of shouldValidate: false sets
+  that strict validation rejects, evaluated and matched). See cli/lib/policy-runner.ts.
 
 Failures name their cause: mismatch (the PDP answered differently), invalid-request (the PDP
-refused the request as malformed), policy-set-refused / policy-set-accepted (compilePolicy
-disagreed with shouldValidate, or refused the data), test-file.
+refused the request as malformed), policy-set-refused (compilePolicy refused the set or the data),
+policy-set-accepted (shouldValidate: false but strict validation found no problem, file not listed),
+stale-exception (a file listed as warning-only has strict-validation problems), test-file.
 
 Exit 0 when every request matched; 1 on any failure; 2 on a bad command line.`;
 

@@ -1,6 +1,10 @@
 /**
  * Runs Cedar integration-test files through the gateway's own decision path: `compilePolicy`
  * (strict validation, entities checked against the schema) and `pdp.decide` (slice, then Cedar).
+ * A `shouldValidate: false` file is compiled with `validation: "report"` (test tooling only; the
+ * gateway always compiles with the default, which refuses such a set): its strict-validation
+ * problems must be reported, and its requests are then evaluated and compared like any other, as
+ * Cedar's own harness evaluates them.
  *
  * The PDP is stricter than Cedar in documented ways (worker/policy/decide.ts, policies/README.md).
  * Where the expected answer differs from the PDP's because of one of those choices, and only then,
@@ -20,10 +24,13 @@
  *   integer-beyond-2^53     an integer a JavaScript number cannot hold, in the request's context
  *                           or the entities: refused by the reader (never rounded), not evaluated.
  *   validation-warning      `shouldValidate: false`, but Cedar 4.13 reports only a warning (impossible
- *                           policy), so the set compiles; allowed only for the files named in
- *                           `known-exceptions.ts`; the requests are then evaluated and compared.
- *   invalid-policy-refused  `shouldValidate: false` and strict validation refuses the policy set,
- *                           as the gateway would: its requests are not evaluated.
+ *                           policy), so strict validation reports no problem; allowed only for the
+ *                           files named in `known-exceptions.ts` (counted per file); the requests are
+ *                           then evaluated and compared.
+ *   invalid-policy-evaluated  not a difference in the answer: a request of a `shouldValidate: false`
+ *                           file whose set strict validation does reject (the gateway would refuse to
+ *                           load it), evaluated anyway (`validation: "report"`) and matched. Counted
+ *                           in addition to any category above.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
@@ -40,7 +47,7 @@ export const CATEGORIES = [
   "request-validation",
   "integer-beyond-2^53",
   "validation-warning",
-  "invalid-policy-refused",
+  "invalid-policy-evaluated",
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -53,6 +60,7 @@ export type FailureCause =
   | "invalid-request"
   | "policy-set-refused"
   | "policy-set-accepted"
+  | "stale-exception"
   | "test-file";
 
 export interface Failure {
@@ -94,7 +102,7 @@ export interface RunOptions {
 
 /** Compiled PDPs per (policies, entities, schema) file triple, or why none could be compiled. */
 type Compiled =
-  | { kind: "pdp"; pdp: PolicyDecisionPoint; principals: ReadonlySet<string> }
+  | { kind: "pdp"; pdp: PolicyDecisionPoint; principals: ReadonlySet<string>; validationProblems: readonly string[] }
   | { kind: "refused"; code: string; message: string }
   | { kind: "unsafe"; integers: string[] };
 
@@ -127,34 +135,44 @@ export class PolicyTestRunner {
     }
     this.report.requests += test.requests.length;
     const root = this.options.root ?? rootFor(file, test);
-    const compiled = this.compiled(root, test);
+    // shouldValidate: false — compile as test tooling only may, reporting (not throwing) the
+    // strict-validation problems, so the requests can be evaluated as Cedar's harness does.
+    const compiled = this.compiled(root, test, test.shouldValidate ? "strict" : "report");
 
     if (compiled.kind === "unsafe") {
       const detail = `entities: ${compiled.integers.join(", ")}`;
       for (const r of test.requests) this.except(file, r.description, "integer-beyond-2^53", detail);
       return;
     }
-    if (!test.shouldValidate) {
-      if (compiled.kind === "refused") {
-        if (compiled.code === "POLICY_VALIDATION_FAILED") {
-          for (const r of test.requests) this.except(file, r.description, "invalid-policy-refused");
-          if (test.requests.length === 0) this.except(file, "(file)", "invalid-policy-refused");
-        } else {
-          this.failAll("policy-set-refused", file, test, "POLICY_VALIDATION_FAILED", `${compiled.code}: ${compiled.message}`);
-        }
-        return;
-      }
-      if (!VALIDATION_WARNINGS.has(basename(file, ".json"))) {
-        this.failAll("policy-set-accepted", file, test, "strict validation refuses the policy set (shouldValidate: false)", "the policy set compiled");
-        return;
-      }
-      this.except(file, "(file)", "validation-warning");
-    }
     if (compiled.kind === "refused") {
-      this.failAll("policy-set-refused", file, test, "the policy set compiles", `${compiled.code}: ${compiled.message}`);
+      const mode = test.shouldValidate ? "" : ' with validation "report"';
+      this.failAll("policy-set-refused", file, test, `the policy set compiles${mode}`, `${compiled.code}: ${compiled.message}`);
       return;
     }
-    for (const request of test.requests) this.runRequest(file, compiled, request);
+    let invalid = false;
+    if (!test.shouldValidate) {
+      const warningOnly = VALIDATION_WARNINGS.has(basename(file, ".json"));
+      if (compiled.validationProblems.length === 0) {
+        if (!warningOnly) {
+          this.failAll("policy-set-accepted", file, test, "strict validation reports problems (shouldValidate: false)", "no validation problem reported");
+          return;
+        }
+        this.except(file, "(file)", "validation-warning");
+      } else if (warningOnly) {
+        const problems = compiled.validationProblems.join("; ");
+        this.failAll("stale-exception", file, test, "only validation warnings (listed in known-exceptions.ts)", `strict validation problems: ${problems}`);
+        return;
+      } else invalid = true;
+    } else if (compiled.validationProblems.length > 0) {
+      // Cannot happen ("strict" throws); guarded so a report-mode PDP never passes as a valid one.
+      this.failAll("policy-set-refused", file, test, "the policy set compiles", `validation problems: ${compiled.validationProblems.join("; ")}`);
+      return;
+    }
+    for (const request of test.requests) {
+      const passed = this.report.passed;
+      this.runRequest(file, compiled, request);
+      if (invalid && this.report.passed > passed) this.except(file, request.description, "invalid-policy-evaluated");
+    }
   }
 
   private runRequest(file: string, compiled: Extract<Compiled, { kind: "pdp" }>, r: CedarTestRequest): void {
@@ -199,12 +217,12 @@ export class PolicyTestRunner {
     return this.pass(file, label, noPermit ? "no-permit-reason" : undefined);
   }
 
-  private compiled(root: string, test: CedarTestFile): Compiled {
+  private compiled(root: string, test: CedarTestFile, validation: Validation): Compiled {
     const paths = [test.policies, test.entities, test.schema].map((p) => resolve(root, p)) as [string, string, string];
-    const key = JSON.stringify(paths);
+    const key = JSON.stringify([...paths, validation]);
     let compiled = this.cache.get(key);
     if (compiled === undefined) {
-      compiled = compileTriple(...paths);
+      compiled = compileTriple(...paths, validation);
       this.cache.set(key, compiled);
     }
     return compiled;
@@ -232,7 +250,9 @@ export class PolicyTestRunner {
   }
 }
 
-function compileTriple(policiesPath: string, entitiesPath: string, schemaPath: string): Compiled {
+type Validation = "strict" | "report";
+
+function compileTriple(policiesPath: string, entitiesPath: string, schemaPath: string, validation: Validation): Compiled {
   let entities: unknown;
   let bundle: { schema: string; policies: string };
   let gatewayBundle: boolean;
@@ -246,10 +266,12 @@ function compileTriple(policiesPath: string, entitiesPath: string, schemaPath: s
   const integers = unsafeIntegersIn(entities);
   if (integers.length > 0) return { kind: "unsafe", integers: [...new Set(integers)] };
   try {
-    // A policies folder is a gateway bundle: compiled as the gateway compiles it, `@id` required.
-    const pdp = compilePolicy(bundle, entities as EntityJson[], { requirePolicyIds: gatewayBundle });
+    // A policies folder is a gateway bundle: compiled as the gateway compiles it, `@id` required
+    // and strict validation always (a gateway bundle never gets "report").
+    const mode: Validation = gatewayBundle ? "strict" : validation;
+    const pdp = compilePolicy(bundle, entities as EntityJson[], { requirePolicyIds: gatewayBundle, validation: mode });
     const principals = new Set(Array.isArray(entities) ? (entities as EntityJson[]).map((e) => refKey(e.uid)) : []);
-    return { kind: "pdp", pdp, principals };
+    return { kind: "pdp", pdp, principals, validationProblems: pdp.validationProblems };
   } catch (error) {
     if (error instanceof PolicyError) return { kind: "refused", code: error.code, message: error.message };
     return { kind: "refused", code: "UNEXPECTED", message: describe(error) };

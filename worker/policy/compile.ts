@@ -41,6 +41,8 @@ export interface CompiledPolicy {
    * every entity literal of every policy condition (e.g. `Group::"auditors"`).
    */
   readonly slicer: PolicySlicer;
+  /** Strict-validation problems; non-empty only with `validation: "report"` (else they throw). */
+  readonly validationProblems: readonly string[];
 }
 
 /** Checks the bundle's shape and returns its two hashed fields. */
@@ -73,7 +75,8 @@ export function compile(
   version: string,
   store: EntityStore,
   entitiesVersion: string,
-  options: Required<CompileOptions>,
+  /** `validation` absent means "strict", as for `compilePolicy`. */
+  options: Pick<Required<CompileOptions>, "requirePolicyIds"> & Pick<CompileOptions, "validation">,
 ): CompiledPolicy {
   let cedar: Cedar;
   try {
@@ -126,17 +129,17 @@ export function compile(
   if (problems.length > 0) throw new PolicyAnnotationError("bad @id", problems);
 
   // Strict validation: a policy that does not type-check against the schema is refused, not skipped.
+  // Only test tooling may ask for "report" (Cedar's `shouldValidate: false` tests): the problems are
+  // then returned on the compiled policy instead; the gateway never passes it.
   const validation = cedar.validate({
     schema: bundle.schema,
     policies: { staticPolicies },
     validationSettings: { mode: "strict" },
   });
   if (validation.type === "failure") throw new PolicyValidationError("validation could not run", messages(validation.errors));
-  if (validation.validationErrors.length > 0) {
-    throw new PolicyValidationError(
-      "policies fail strict validation",
-      validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}${e.error.help ? ` (${e.error.help})` : ""}`),
-    );
+  const validationProblems = validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}${e.error.help ? ` (${e.error.help})` : ""}`);
+  if (validationProblems.length > 0 && options.validation !== "report") {
+    throw new PolicyValidationError("policies fail strict validation", validationProblems);
   }
 
   // Entities against the schema (attribute types, parent types, unknown entity types).
@@ -153,7 +156,7 @@ export function compile(
   const whole: PolicySlice = Object.freeze({ policySetId, literals: Object.freeze([...literals.values()]), size: scopes.length });
   const slicer = new PolicySlicer(cedar, policySetId, index, staticPolicies, literalsByPolicy, whole);
 
-  return { cedar, version, entitiesVersion, schemaName, store, obligations, slicer };
+  return { cedar, version, entitiesVersion, schemaName, store, obligations, slicer, validationProblems: Object.freeze(validationProblems) };
 }
 
 /**

@@ -47,12 +47,15 @@ const cache = new Map<string, PolicyDecisionPoint>();
  * Throws a `PolicyError` subclass naming the exact problem; see `errors.ts` for the codes.
  */
 export function compilePolicy(bundle: unknown, entities: EntityJson[], options: CompileOptions = {}): PolicyDecisionPoint {
-  const settled: Required<CompileOptions> = { requirePolicyIds: options.requirePolicyIds ?? true };
+  const settled: Required<CompileOptions> = {
+    requirePolicyIds: options.requirePolicyIds ?? true,
+    validation: options.validation === "report" ? "report" : "strict",
+  };
   const checked = readBundle(bundle);
   const version = bundleVersion(checked);
   const store = EntityStore.from(entities);
   const entitiesVersion = entitiesVersionOf(store);
-  const key = sha256HexSync(canonicalJson([version, entitiesVersion, settled.requirePolicyIds]));
+  const key = sha256HexSync(canonicalJson([version, entitiesVersion, settled.requirePolicyIds, settled.validation]));
   const cached = cache.get(key);
   if (cached !== undefined) {
     cache.delete(key);
@@ -80,6 +83,7 @@ function decisionPoint(compiled: CompiledPolicy): PolicyDecisionPoint {
     version: compiled.version,
     entitiesVersion: compiled.entitiesVersion,
     obligations: compiled.obligations,
+    validationProblems: compiled.validationProblems,
     decide: function decide(request: AuthzRequest): Decision {
       // The translator builds requests with a fixed key order, so equal requests serialise equally.
       let key: string;

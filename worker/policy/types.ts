@@ -98,6 +98,12 @@ export interface PolicyDecisionPoint {
   readonly entitiesVersion: string;
   /** Policy id → obligations, parsed once at compile time. */
   readonly obligations: ReadonlyMap<string, readonly Obligation[]>;
+  /**
+   * Strict-validation problems (`<policy id>: <message>`) of a set compiled with
+   * `validation: "report"` (test tooling only); always empty otherwise, because the default refuses
+   * such a set.
+   */
+  readonly validationProblems: readonly string[];
   /** Never throws: any failure is a deny with the failure in `errors`. */
   decide(request: AuthzRequest): Decision;
 }
@@ -108,4 +114,12 @@ export interface CompileOptions {
    * own integration tests, where Cedar's positional ids (`policy0`, `policy1`, …) are used instead.
    */
   requirePolicyIds?: boolean;
+  /**
+   * What strict validation against the schema does with a policy that fails it. `"strict"` (the
+   * default, and the only mode the gateway uses): the set is refused with `POLICY_VALIDATION_FAILED`.
+   * `"report"`: for test tooling only (`verity policy test` running Cedar's `shouldValidate: false`
+   * tests, which Cedar evaluates anyway): the set compiles and the problems are returned in
+   * `pdp.validationProblems`. Every other check (parse, `@id`, entities, preparse) is unchanged.
+   */
+  validation?: "strict" | "report";
 }

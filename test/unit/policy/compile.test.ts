@@ -84,6 +84,37 @@ describe("compilePolicy refuses a bad bundle with a specific code", () => {
   });
 });
 
+describe("validation \"report\" (test tooling only)", () => {
+  const typo = `@id("typo") permit (principal, action == Action::"invoke_model", resource) when { resource.regoin == "eu" };`;
+  it("the default (the gateway's mode) still refuses a set that fails strict validation, even after a report-mode compile", () => {
+    const reported = compilePolicy(bundle(typo), seededEntities(), { validation: "report" });
+    expect(reported.validationProblems.length).toBeGreaterThan(0);
+    // The per-isolate cache must not hand the report-mode PDP to a default (strict) compile.
+    expect(codeOf(() => compilePolicy(bundle(typo), seededEntities()))).toBe("POLICY_VALIDATION_FAILED");
+    expect(codeOf(() => compilePolicy(bundle(typo), seededEntities(), {}))).toBe("POLICY_VALIDATION_FAILED");
+    expect(codeOf(() => compilePolicy(bundle(typo), seededEntities(), { validation: "strict" }))).toBe("POLICY_VALIDATION_FAILED");
+    // Anything but exactly "report" is strict.
+    expect(codeOf(() => compilePolicy(bundle(typo), seededEntities(), { validation: "Report" as "report" }))).toBe("POLICY_VALIDATION_FAILED");
+  });
+  it("returns the problems on the PDP instead of throwing, and the PDP decides", () => {
+    const pdp = compilePolicy(bundle(typo), seededEntities(), { validation: "report" });
+    expect(pdp.validationProblems).toEqual([expect.stringMatching(/^typo: .*regoin/)]);
+    const d = pdp.decide(chat(user("alice"), "eu-public"));
+    expect(d.effect).toBe("deny");
+  });
+  it("changes nothing else: parse, @id and entity errors still throw", () => {
+    const report = { validation: "report" } as const;
+    expect(codeOf(() => compilePolicy(bundle(`@id("x") permit (principal, action, resource) when { principal. };`), [], report))).toBe("POLICY_PARSE_FAILED");
+    expect(codeOf(() => compilePolicy(bundle(`permit (principal, action, resource);`), [], report))).toBe("POLICY_ANNOTATION_INVALID");
+    const planet = { uid: { type: "Planet", id: "x" }, attrs: {}, parents: [] };
+    expect(codeOf(() => compilePolicy(bundle(typo), [planet], report))).toBe("POLICY_ENTITIES_INVALID");
+  });
+  it("a valid set has no problems in either mode", () => {
+    expect(compilePolicy(seededBundle(), seededEntities()).validationProblems).toEqual([]);
+    expect(compilePolicy(seededBundle(), seededEntities(), { validation: "report" }).validationProblems).toEqual([]);
+  });
+});
+
 describe("versions and caching", () => {
   it("version is the SHA-256 of the canonical { schema, policies }, label excluded", async () => {
     const b = seededBundle();
