@@ -11,13 +11,14 @@ export async function handleModels(c: Context<AppEnv>, deps: PipelineDeps): Prom
   const state = c.var.state;
   const { config, principal } = await authenticateCaller(c, deps);
   const publicData: Classification = { level: 0, categories: [], findings: [] };
+  const emptyRequest: NormalizedRequest = { format: state.format, model: "", stream: false, texts: [], tools: [], body: {} };
+  // The caller's facts once; only the model and the backend change from question to question.
+  const facts = policyFacts(principal, emptyRequest, publicData, c.req.raw);
   const allowed = new Set<string>();
   for (const backend of config.registry.backends) {
     for (const model of backend.models) {
       if (allowed.has(model)) continue;
-      const request: NormalizedRequest = { format: state.format, model, stream: false, texts: [], tools: [], body: {} };
-      const facts = policyFacts(principal, request, publicData, c.req.raw);
-      const decision = config.pdp.decide(invokeModelRequest({ ...facts, backend: backend.id }));
+      const decision = config.pdp.decide(invokeModelRequest({ ...facts, model, backend: backend.id }));
       if (decision.effect === "allow") allowed.add(model);
     }
   }

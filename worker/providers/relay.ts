@@ -125,10 +125,7 @@ function relayStream(provider: WireProvider, upstream: Response, { requestId, do
   const headers = responseHeaders(upstream.headers, requestId);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache");
-  return new Response(
-    body.pipeThrough(meter),
-    { status: upstream.status, headers },
-  );
+  return new Response(body.pipeThrough(meter), { status: upstream.status, headers });
 }
 
 export interface RelayOptions {

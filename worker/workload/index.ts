@@ -12,7 +12,7 @@ import { parseRegistry, type Registry } from "./registry.ts";
 
 export type { Backend, Issuer, Level, Registry, Tenant, Tier, Tool } from "./registry.ts";
 export { RegistryError, parseRegistry } from "./registry.ts";
-export { registryEntities, worldEntities } from "./entities.ts";
+export { worldEntities } from "./entities.ts";
 
 /** KV keys of the configuration documents; `npm start` and the tests seed them from kv-seeds/. */
 export const CONFIG_KEYS = { registry: "config/registry", policy: "config/policy", entities: "config/entities" } as const;

@@ -1,12 +1,8 @@
-/// <reference types="vite/client" />
 /**
  * The seeded world for policy tests: the bundle built from policies/, the identity entities from
- * kv-seeds/entities.json, and registry-side entities (Backend, Tool) derived from kv-seeds the way
- * the configuration loader does, plus request builders with ordinary defaults.
+ * kv-seeds/entities.json, and registry-side entities (Tenant, Backend, Tool) derived from kv-seeds by
+ * the configuration loader's own `worldEntities`, plus request builders with ordinary defaults.
  */
-import backends from "../../../kv-seeds/backends.json";
-import entities from "../../../kv-seeds/entities.json";
-import tools from "../../../kv-seeds/tools.json";
 import {
   callToolRequest,
   compilePolicy,
@@ -21,36 +17,21 @@ import {
   type PolicyDecisionPoint,
   type PrincipalRef,
 } from "../../../worker/policy/index.ts";
+import { worldEntities } from "../../../worker/workload/entities.ts";
+import { parseRegistry } from "../../../worker/workload/registry.ts";
+import { seedFiles } from "../../support/seed.ts";
 
-const policyFiles = import.meta.glob("../../../policies/*.cedar", { eager: true, query: "?raw", import: "default" }) as Record<string, string>;
-const schemaFiles = import.meta.glob("../../../policies/schema.cedarschema", { eager: true, query: "?raw", import: "default" }) as Record<string, string>;
-
-export const schemaText: string = Object.values(schemaFiles)[0]!;
+export const schemaText: string = seedFiles().schema;
 
 export function seededBundle(): PolicyBundle {
-  const byName = Object.fromEntries(Object.entries(policyFiles).map(([path, text]) => [path.split("/").pop()!, text]));
-  return policyBundleFromSources(schemaText, byName);
+  const files = seedFiles();
+  return policyBundleFromSources(files.schema, files.policies);
 }
 
-const LEVELS: Record<string, number> = { public: 0, internal: 1, confidential: 2, restricted: 3 };
-
-export function registryEntities(): EntityJson[] {
-  return [
-    ...backends.map((b) => ({
-      uid: { type: "Backend", id: b.id },
-      attrs: { region: b.region, jurisdiction: b.jurisdiction, tier: b.tier },
-      parents: [],
-    })),
-    ...tools.map((t) => ({
-      uid: { type: "Tool", id: t.id },
-      attrs: { tenant: { __entity: { type: "Tenant", id: t.tenant } }, requiresMfa: t.requiresMfa, classification: LEVELS[t.classification]! },
-      parents: [],
-    })),
-  ];
-}
-
+/** The entity store the gateway compiles against, built by the gateway's own derivation. */
 export function seededEntities(): EntityJson[] {
-  return [...(structuredClone(entities) as EntityJson[]), ...registryEntities()];
+  const files = seedFiles();
+  return worldEntities(parseRegistry({ tenants: files.tenants, issuers: files.issuers, backends: files.backends, tools: files.tools }), files.entities as unknown[]);
 }
 
 export function seededPdp(): PolicyDecisionPoint {
