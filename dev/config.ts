@@ -22,3 +22,18 @@ export const MOCK_BACKENDS: readonly MockBackendSpec[] = [
   { id: "us-public", port: 8792, region: "us", tier: "public", apiKey: "dev-upstream-key-us-public", secret: "UPSTREAM_KEY_US_PUBLIC" },
   { id: "eu-confidential", port: 8793, region: "eu", tier: "confidential", apiKey: "dev-upstream-key-eu-confidential", secret: "UPSTREAM_KEY_EU_CONFIDENTIAL" },
 ];
+
+/**
+ * The identity provider's mutual-TLS endpoint (https, client certificate required): tokens issued
+ * here are certificate-bound (RFC 8705 `cnf["x5t#S256"]`).
+ */
+export const IDP_MTLS_ORIGIN = "https://127.0.0.1:8789";
+/**
+ * A stand-in for Cloudflare's edge in front of the gateway: terminates TLS with client certificates
+ * (https), verifies them against the dev client CAs, and forwards to the gateway with the result in
+ * `request.cf.tlsClientAuth`, as the edge does. Only the local stack has this; production has the edge.
+ */
+export const EDGE_ORIGIN = "https://127.0.0.1:8790";
+/** The dev SPIFFE issuer: trust bundles and JWT-SVIDs for the dev trust domain. */
+export const SPIFFE_ORIGIN = "http://127.0.0.1:8794";
+export const SPIFFE_TRUST_DOMAIN = "acme.verity.local";

@@ -5,30 +5,60 @@
  */
 import type { WireFormat } from "./errors.ts";
 
+/** Which credential proved the principal. */
+export type AuthMethod =
+  | "oidc" // a JWT access token from an OIDC/OAuth issuer (RFC 9068 or plain JWT)
+  | "cloudflare-access" // a Cloudflare Access application token (`Cf-Access-Jwt-Assertion`)
+  | "mtls" // a verified client certificate registered for a workload
+  | "spiffe-jwt" // a JWT-SVID
+  | "spiffe-x509"; // an X.509-SVID presented as the client certificate
+
+/** What ties the credential to this connection or key (sender constraint), if anything. */
+export type Binding = "none" | "dpop" | "mtls";
+
 /** How the caller proved who they are. */
 export interface Authentication {
-  method: "oidc";
+  method: AuthMethod;
+  /** The token issuer, or `spiffe://<trust-domain>` for SVIDs. */
   issuer: string;
-  /** Authentication context class reference from the token (RFC 9470). */
+  /** Authentication context class reference from the token (RFC 9470); "" when none. */
   acr: string;
   amr: string[];
   mfa: boolean;
   /** Seconds since the epoch, when the user last authenticated, if the token says. */
   authTime?: number;
   tokenId?: string;
+  /** Seconds since the epoch; for a certificate, its notAfter. */
   expiresAt: number;
+  binding: Binding;
+  /** The proof key's JWK thumbprint (DPoP) or the certificate's SHA-256 thumbprint (mTLS), base64url. */
+  boundKey?: string;
+}
+
+/** One party in a delegation chain (RFC 8693 `act`). */
+export interface Actor {
+  sub: string;
+  clientId?: string;
 }
 
 /**
  * The authenticated human or workload. A model or agent is never the principal: an agent acting for
- * the principal appears only as `actor` (the token's `act` claim).
+ * the principal appears only as `actor` (the token's `act` claim). Decisions use the principal and
+ * the current actor only; `delegation` (outermost first, the current actor at index 0) is for the record.
  */
 export interface Principal {
   kind: "user" | "workload";
   id: string;
   tenant: string;
+  /** Group names the issuer asserted (claim mapping), in addition to the entity store's. */
+  groups: string[];
+  /** Attributes mapped from the credential's claims by the issuer's configuration. */
+  attributes: Record<string, string>;
+  /** The IdP session (`sid`), when the token names one. */
+  sessionId?: string;
   clientId?: string;
-  actor?: { sub: string; clientId?: string };
+  actor?: Actor;
+  delegation?: Actor[];
   authn: Authentication;
 }
 

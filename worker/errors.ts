@@ -15,6 +15,12 @@ export type ErrorCode =
   | "method_not_allowed"
   | "token_missing"
   | "token_invalid"
+  | "token_unbound"
+  | "proof_missing"
+  | "dpop_proof_malformed"
+  | "dpop_proof_invalid"
+  | "dpop_proof_replayed"
+  | "certificate_invalid"
   | "insufficient_user_authentication"
   | "forbidden"
   | "policy_denied"
@@ -44,6 +50,12 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   method_not_allowed: { status: 405, openai: "invalid_request_error", anthropic: "invalid_request_error" },
   token_missing: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
   token_invalid: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  token_unbound: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  proof_missing: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  dpop_proof_malformed: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  dpop_proof_invalid: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  dpop_proof_replayed: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  certificate_invalid: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
   insufficient_user_authentication: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
   forbidden: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   policy_denied: { status: 403, openai: "permission_error", anthropic: "permission_error" },

@@ -14,26 +14,65 @@ export const tenantSchema = {
   properties: { name: { type: "string", minLength: 1 }, residency: region, jurisdiction: region },
 } as const;
 
+// Asymmetric algorithms only: an HMAC algorithm for a public-key issuer is the classic confusion attack.
+const algorithms = {
+  type: "array",
+  minItems: 1,
+  uniqueItems: true,
+  items: { enum: ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519"] },
+} as const;
+const audiences = { type: "array", minItems: 1, items: { type: "string", minLength: 1 } } as const;
+const claimName = { type: "string", minLength: 1, maxLength: 128 } as const;
+const thumbprint = { type: "string", pattern: "^[A-Za-z0-9_-]{43}$" } as const;
+
 export const issuerSchema = {
   type: "object",
-  required: ["id", "kind", "issuer", "jwksUri", "audiences", "algorithms", "tenantClaim"],
+  required: ["id", "kind", "issuer", "audiences", "algorithms", "tenants"],
   additionalProperties: false,
   properties: {
     id,
-    kind: { enum: ["oidc"] },
+    kind: { enum: ["oidc", "cloudflare-access"] },
     issuer: { type: "string", minLength: 1 },
     jwksUri: { type: "string", minLength: 1 },
-    audiences: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
-    // Asymmetric algorithms only: an HMAC algorithm for a public-key issuer is the classic confusion attack.
-    algorithms: {
-      type: "array",
-      minItems: 1,
-      uniqueItems: true,
-      items: { enum: ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", "Ed25519"] },
-    },
+    audiences,
+    algorithms,
     tokenType: { type: "string", minLength: 1 },
     maxTokenAgeSeconds: { type: "integer", minimum: 1, maximum: 86400 },
-    tenantClaim: { type: "string", minLength: 1 },
+    tenants: { type: "array", minItems: 1, uniqueItems: true, items: id },
+    tenantClaim: claimName,
+    subjectClaim: claimName,
+    groupsClaim: claimName,
+    attributeClaims: { type: "object", propertyNames: { pattern: "^[a-zA-Z][a-zA-Z0-9_]{0,63}$" }, additionalProperties: claimName },
+    authorizedParties: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    binding: { enum: ["optional", "required"] },
+  },
+} as const;
+
+export const trustDomainSchema = {
+  type: "object",
+  required: ["id", "trustDomain", "tenant", "bundleUri", "audiences", "algorithms"],
+  additionalProperties: false,
+  properties: {
+    id,
+    // SPIFFE-ID §2.1: lowercase letters, digits, dots, dashes and underscores.
+    trustDomain: { type: "string", pattern: "^[a-z0-9._-]{1,255}$" },
+    tenant: id,
+    bundleUri: { type: "string", minLength: 1 },
+    audiences,
+    algorithms,
+    maxTokenAgeSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+  },
+} as const;
+
+export const workloadSchema = {
+  type: "object",
+  required: ["id", "tenant"],
+  additionalProperties: false,
+  properties: {
+    id,
+    tenant: id,
+    spiffeIds: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^spiffe://" } },
+    certificates: { type: "array", uniqueItems: true, items: thumbprint },
   },
 } as const;
 
@@ -79,6 +118,8 @@ export const registrySchema = {
   properties: {
     tenants: { type: "object", propertyNames: id, additionalProperties: tenantSchema },
     issuers: { type: "array", items: issuerSchema },
+    trustDomains: { type: "array", items: trustDomainSchema },
+    workloads: { type: "array", items: workloadSchema },
     backends: { type: "array", minItems: 1, items: backendSchema },
     tools: { type: "array", items: toolSchema },
   },

@@ -1,5 +1,6 @@
 import { Validator } from "@cfworker/json-schema";
 import type { WireFormat } from "../errors.ts";
+import { parseSpiffeId } from "../lib/spiffe-id.ts";
 import { registrySchema } from "./registry-schema.ts";
 
 /** The configuration registry: who may issue tokens, which tenants and backends exist, which tools. */
@@ -14,16 +15,63 @@ export interface Tenant {
   jurisdiction: string;
 }
 
+export type IssuerKind = "oidc" | "cloudflare-access";
+
+/** A token issuer the gateway trusts, and how its tokens' claims map onto a principal. */
 export interface Issuer {
   id: string;
-  kind: "oidc";
+  kind: IssuerKind;
+  /** Compared exactly with the token's `iss`. */
   issuer: string;
-  jwksUri: string;
+  /**
+   * Where the keys are. Absent: discovered from `<issuer>/.well-known/openid-configuration` (OIDC) or
+   * `<issuer>/cdn-cgi/access/certs` (Cloudflare Access); a discovered URI must share the issuer's origin.
+   */
+  jwksUri?: string;
   audiences: string[];
   algorithms: string[];
+  /** Required JWT `typ` (`at+jwt` for RFC 9068 issuers). */
   tokenType?: string;
   maxTokenAgeSeconds?: number;
-  tenantClaim: string;
+  /** The tenants this issuer may speak for; a token naming any other tenant is refused. */
+  tenants: string[];
+  /** Claim naming the tenant; without it the issuer must serve exactly one tenant. */
+  tenantClaim?: string;
+  /** Claim naming the principal (default `sub`). */
+  subjectClaim?: string;
+  /** Claim holding the principal's groups (an array of strings). */
+  groupsClaim?: string;
+  /** Principal attribute name → claim name (string claims only). */
+  attributeClaims?: Record<string, string>;
+  /** When a token has several audiences, its `azp` must be one of these. */
+  authorizedParties?: string[];
+  /** `required`: every token of this issuer must be sender-constrained (DPoP or certificate-bound). */
+  binding: "optional" | "required";
+}
+
+/**
+ * A SPIFFE trust domain: its bundle (RFC 7517 JWKS with `use` `x509-svid` / `jwt-svid` keys) is used
+ * for its own SVIDs only; bundles of different trust domains are never merged.
+ */
+export interface TrustDomain {
+  id: string;
+  /** e.g. `acme.verity.local` (no scheme, no path). */
+  trustDomain: string;
+  tenant: string;
+  bundleUri: string;
+  /** A JWT-SVID's `aud` must contain one of these. */
+  audiences: string[];
+  algorithms: string[];
+  maxTokenAgeSeconds?: number;
+}
+
+/** A registered workload: which SPIFFE IDs and client certificates prove it. */
+export interface Workload {
+  id: string;
+  tenant: string;
+  spiffeIds: string[];
+  /** SHA-256 thumbprints (base64url, RFC 8705 `x5t#S256` form) of its registered client certificates. */
+  certificates: string[];
 }
 
 export interface Backend {
@@ -56,6 +104,10 @@ export interface Tool {
 export interface Registry {
   tenants: ReadonlyMap<string, Tenant>;
   issuers: readonly Issuer[];
+  trustDomains: readonly TrustDomain[];
+  workloads: ReadonlyMap<string, Workload>;
+  workloadBySpiffeId: ReadonlyMap<string, Workload>;
+  workloadByCertificate: ReadonlyMap<string, Workload>;
   /** Sorted by preference (lower first), then id, so routing is deterministic. */
   backends: readonly Backend[];
   tools: ReadonlyMap<string, Tool>;
@@ -125,20 +177,68 @@ export function parseRegistry(raw: unknown): Registry {
   if (schemaError) throw new RegistryError(`registry does not match its schema: ${schemaError}`);
   const doc = raw as {
     tenants: Record<string, Omit<Tenant, "id">>;
-    issuers: Issuer[];
+    issuers: (Omit<Issuer, "binding"> & { binding?: Issuer["binding"] })[];
+    trustDomains?: TrustDomain[];
+    workloads?: (Omit<Workload, "spiffeIds" | "certificates"> & Partial<Workload>)[];
     backends: Backend[];
     tools: Tool[];
   };
 
   const tenants = new Map<string, Tenant>(Object.entries(doc.tenants).map(([id, t]) => [id, { id, ...t }]));
+  const knownTenant = (where: string, tenant: string) => {
+    if (!tenants.has(tenant)) throw new RegistryError(`${where}: unknown tenant "${tenant}"`);
+  };
+  const trustDomainDocs = doc.trustDomains ?? [];
   unique("issuers", doc.issuers.map((i) => i.id));
   unique("issuers (issuer URL)", doc.issuers.map((i) => i.issuer));
+  unique("trustDomains", trustDomainDocs.map((t) => t.id));
+  unique("trustDomains (trust domain)", trustDomainDocs.map((t) => t.trustDomain));
+  unique("workloads", (doc.workloads ?? []).map((w) => w.id));
   unique("backends", doc.backends.map((b) => b.id));
   unique("tools", doc.tools.map((t) => t.id));
 
   const origins = new Set<string>();
-  for (const issuer of doc.issuers) {
-    origins.add(parseOrigin(`issuers[${issuer.id}].jwksUri`, issuer.jwksUri).origin);
+  const issuers = doc.issuers.map((issuer): Issuer => {
+    const where = `issuers[${issuer.id}]`;
+    for (const tenant of issuer.tenants) knownTenant(`${where}.tenants`, tenant);
+    if (issuer.tenants.length > 1 && issuer.tenantClaim === undefined) {
+      throw new RegistryError(`${where}.tenantClaim: required when the issuer serves several tenants`);
+    }
+    // Discovery (and Cloudflare Access's certs) are fetched from the issuer's own origin.
+    if (issuer.jwksUri === undefined || issuer.kind === "cloudflare-access") origins.add(parseOrigin(`${where}.issuer`, issuer.issuer).origin);
+    if (issuer.jwksUri !== undefined) origins.add(parseOrigin(`${where}.jwksUri`, issuer.jwksUri).origin);
+    return { ...issuer, binding: issuer.binding ?? "optional" };
+  });
+  const trustDomains = trustDomainDocs.map((domain) => {
+    knownTenant(`trustDomains[${domain.id}].tenant`, domain.tenant);
+    origins.add(parseOrigin(`trustDomains[${domain.id}].bundleUri`, domain.bundleUri).origin);
+    return domain;
+  });
+  const domainByName = new Map(trustDomains.map((d) => [d.trustDomain, d]));
+
+  const workloads = new Map<string, Workload>();
+  const workloadBySpiffeId = new Map<string, Workload>();
+  const workloadByCertificate = new Map<string, Workload>();
+  for (const raw of doc.workloads ?? []) {
+    const where = `workloads[${raw.id}]`;
+    knownTenant(`${where}.tenant`, raw.tenant);
+    const workload: Workload = { id: raw.id, tenant: raw.tenant, spiffeIds: raw.spiffeIds ?? [], certificates: raw.certificates ?? [] };
+    for (const spiffeId of workload.spiffeIds) {
+      const parsed = parseSpiffeId(spiffeId);
+      if (!parsed || parsed.path === "") throw new RegistryError(`${where}.spiffeIds: "${spiffeId}" is not a workload SPIFFE ID`);
+      const domain = domainByName.get(parsed.trustDomain);
+      if (!domain) throw new RegistryError(`${where}.spiffeIds: trust domain "${parsed.trustDomain}" is not configured`);
+      if (domain.tenant !== workload.tenant) {
+        throw new RegistryError(`${where}.spiffeIds: trust domain "${parsed.trustDomain}" belongs to tenant "${domain.tenant}"`);
+      }
+      if (workloadBySpiffeId.has(spiffeId)) throw new RegistryError(`${where}.spiffeIds: "${spiffeId}" is registered twice`);
+      workloadBySpiffeId.set(spiffeId, workload);
+    }
+    for (const certificate of workload.certificates) {
+      if (workloadByCertificate.has(certificate)) throw new RegistryError(`${where}.certificates: "${certificate}" is registered twice`);
+      workloadByCertificate.set(certificate, workload);
+    }
+    workloads.set(workload.id, workload);
   }
   const backends = doc.backends.map((backend) => {
     const url = parseOrigin(`backends[${backend.id}].baseUrl`, backend.baseUrl);
@@ -146,14 +246,18 @@ export function parseRegistry(raw: unknown): Registry {
     return { ...backend, baseUrl: url.href.replace(/\/+$/, "") };
   });
   for (const tool of doc.tools) {
-    if (!tenants.has(tool.tenant)) throw new RegistryError(`tools[${tool.id}].tenant: unknown tenant "${tool.tenant}"`);
+    knownTenant(`tools[${tool.id}].tenant`, tool.tenant);
     origins.add(parseOrigin(`tools[${tool.id}].endpoint`, tool.endpoint).origin);
   }
   backends.sort((a, b) => a.preference - b.preference || a.id.localeCompare(b.id));
 
   return {
     tenants,
-    issuers: doc.issuers,
+    issuers,
+    trustDomains,
+    workloads,
+    workloadBySpiffeId,
+    workloadByCertificate,
     backends,
     tools: new Map(doc.tools.map((t) => [t.id, t])),
     origins,
