@@ -95,7 +95,7 @@ function request(i: number): AuthzRequest {
   const t = Math.floor(rand() * TENANTS);
   const user = { type: "User" as const, id: `t${t}/u${Math.floor(rand() * USERS_PER_TENANT)}` };
   const env = {
-    authn: { method: "oidc", mfa: rand() < 0.5, acr: "" },
+    authn: { method: "oidc", mfa: rand() < 0.5, acr: "", binding: "none", authAge: 60 },
     risk: pick(["low", "low", "medium"] as const),
     geo: { country: pick(["DE", "US", "FR"]), continent: pick(["EU", "NA"]) },
   };

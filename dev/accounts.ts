@@ -12,6 +12,8 @@ export interface SeededUser {
   password: string;
   /** MFA users get acr `urn:verity:acr:mfa` and amr `["pwd","otp"]`; the dev IdP asks no second factor. */
   mfa: boolean;
+  /** The token's `groups` claim. */
+  groups: readonly string[];
 }
 
 export interface SeededWorkload {

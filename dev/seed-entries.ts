@@ -8,6 +8,8 @@ import { policyBundleFromSources } from "../worker/policy/bundle.ts";
 export interface SeedFiles {
   tenants: unknown;
   issuers: unknown;
+  trustDomains: unknown;
+  workloads: unknown;
   backends: unknown;
   tools: unknown;
   entities: unknown;
@@ -22,7 +24,14 @@ export interface KvEntry {
 }
 
 export function buildSeedEntries(files: SeedFiles): KvEntry[] {
-  const registry = { tenants: files.tenants, issuers: files.issuers, backends: files.backends, tools: files.tools };
+  const registry = {
+    tenants: files.tenants,
+    issuers: files.issuers,
+    trustDomains: files.trustDomains,
+    workloads: files.workloads,
+    backends: files.backends,
+    tools: files.tools,
+  };
   return [
     { key: "config/registry", value: JSON.stringify(registry) },
     { key: "config/policy", value: JSON.stringify(policyBundleFromSources(files.schema, files.policies)) },

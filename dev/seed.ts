@@ -19,6 +19,8 @@ export function seedEntries(): KvEntry[] {
   return buildSeedEntries({
     tenants: json("kv-seeds/tenants.json"),
     issuers: json("kv-seeds/issuers.json"),
+    trustDomains: json("kv-seeds/trust-domains.json"),
+    workloads: json("kv-seeds/workloads.json"),
     backends: json("kv-seeds/backends.json"),
     tools: json("kv-seeds/tools.json"),
     entities: json("kv-seeds/entities.json"),

@@ -9,8 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GATEWAY_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS } from "./config.ts";
+import { EDGE_ORIGIN, GATEWAY_ORIGIN, IDP_MTLS_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS, SPIFFE_ORIGIN } from "./config.ts";
+import { startEdge } from "./edge.ts";
 import { startIdp } from "./idp.ts";
+import { startSpiffeIssuer } from "./spiffe.ts";
 import { startMockBackend } from "./mock-backend.ts";
 import { stopGroup } from "./lib/process-group.ts";
 import { seedEntries } from "./seed.ts";
@@ -71,6 +73,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const persistTo = options.persistTo ?? join(root, ".wrangler", "state");
   await assertPortFree(portOf(GATEWAY_ORIGIN), "gateway");
   await assertPortFree(portOf(IDP_ORIGIN), "identity provider");
+  await assertPortFree(portOf(IDP_MTLS_ORIGIN), "identity provider (mTLS)");
+  await assertPortFree(portOf(EDGE_ORIGIN), "dev edge");
+  await assertPortFree(portOf(SPIFFE_ORIGIN), "SPIFFE issuer");
   for (const backend of MOCK_BACKENDS) await assertPortFree(backend.port, `mock backend ${backend.id}`);
 
   const closers: Array<() => Promise<void>> = [];
@@ -81,8 +86,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   try {
-    const idp = await startIdp({ port: portOf(IDP_ORIGIN) });
+    const idp = await startIdp({ port: portOf(IDP_ORIGIN), mtlsPort: portOf(IDP_MTLS_ORIGIN) });
     closers.push(idp.close);
+    closers.push((await startSpiffeIssuer({ port: portOf(SPIFFE_ORIGIN) })).close);
     for (const backend of MOCK_BACKENDS) closers.push((await startMockBackend(backend)).close);
 
     const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
@@ -112,6 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- wrangler dev output ---\n${gatewayLog}`);
     }
+    closers.push((await startEdge({ port: portOf(EDGE_ORIGIN), gatewayOrigin: GATEWAY_ORIGIN })).close);
     gateway.stdout?.off("data", keep);
     gateway.stderr?.off("data", keep);
     gateway.stdout?.on("data", (d: Buffer) => process.env.VERITY_GATEWAY_LOG && process.stdout.write(d));
@@ -123,6 +130,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   log(`gateway            ${GATEWAY_ORIGIN}  (wrangler dev; local KV and Durable Objects in ${persistTo})`);
   log(`identity provider  ${IDP_ORIGIN}  (OpenID Connect discovery at /.well-known/openid-configuration)`);
+  log(`  mTLS token endpoint ${IDP_MTLS_ORIGIN}/token  (certificate-bound tokens; client certificates in dev/pki)`);
+  log(`dev edge           ${EDGE_ORIGIN}  (TLS with client certificates in front of the gateway, as Cloudflare's edge)`);
+  log(`SPIFFE issuer      ${SPIFFE_ORIGIN}  (trust bundle at /bundle, JWT-SVIDs at POST /jwt-svid)`);
   for (const b of MOCK_BACKENDS) log(`mock backend       http://127.0.0.1:${b.port}  ${b.id} (${b.region}, ${b.tier})`);
   return { stop };
 }

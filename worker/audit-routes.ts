@@ -15,7 +15,7 @@ async function authorizeAuditor(c: Context<AppEnv>, deps: PipelineDeps, what: st
   if (!config.registry.tenants.has(tenant)) throw new GatewayError("not_found", "no such tenant");
   if (principal.kind !== "user") throw new GatewayError("forbidden", "audit routes are for people with the auditor role");
   const decision = config.pdp.decide(
-    tenantActionRequest("read_audit", { ...requestEnvironment(principal, c.req.raw), principal: { type: "User", id: principal.id }, tenant }),
+    tenantActionRequest("read_audit", { ...requestEnvironment(principal, c.req.raw, c.var.state.receivedAt), principal: { type: "User", id: principal.id }, tenant }),
   );
   await commit(
     deps.audit(c.env),

@@ -8,7 +8,7 @@ import type { AppEnv } from "./env.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import type { Authenticate } from "./identity/index.ts";
 import { createEgress, type Egress } from "./network/index.ts";
-import type { RequestEnvironment } from "./policy/index.ts";
+import { AUTH_AGE_UNKNOWN, type RequestEnvironment } from "./policy/index.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
 import type { ConfigSource, GatewayConfig } from "./workload/index.ts";
 
@@ -34,10 +34,17 @@ export function egressFor(config: GatewayConfig): Egress {
 }
 
 /** What every PDP question carries about the caller and where the request came from. */
-export function requestEnvironment(principal: Principal, raw: Request): RequestEnvironment {
+export function requestEnvironment(principal: Principal, raw: Request, now: number): RequestEnvironment {
   const cf = (raw as Request & { cf?: { country?: unknown; continent?: unknown } }).cf;
+  const { authn } = principal;
   return {
-    authn: { method: principal.authn.method, mfa: principal.authn.mfa, acr: principal.authn.acr },
+    authn: {
+      method: authn.method,
+      mfa: authn.mfa,
+      acr: authn.acr,
+      binding: authn.binding,
+      authAge: authn.authTime === undefined ? AUTH_AGE_UNKNOWN : Math.max(0, Math.floor(now / 1000) - authn.authTime),
+    },
     risk: "low",
     geo: {
       country: typeof cf?.country === "string" ? cf.country : "",
@@ -52,8 +59,19 @@ export function decisionRecord(state: RequestState, principal: Principal | undef
     requestId: state.requestId,
     tenant: principal?.tenant ?? UNAUTHENTICATED_LOG,
     time: new Date(state.receivedAt).toISOString(),
-    principal: principal ? { kind: principal.kind, id: principal.id, clientId: principal.clientId ?? null } : null,
+    principal: principal
+      ? {
+          kind: principal.kind,
+          id: principal.id,
+          clientId: principal.clientId ?? null,
+          method: principal.authn.method,
+          issuer: principal.authn.issuer,
+          binding: principal.authn.binding,
+          sessionId: principal.sessionId ?? null,
+        }
+      : null,
     actor: principal?.actor ?? null,
+    delegation: principal?.delegation ?? null,
     ...fields,
   };
 }
@@ -72,7 +90,12 @@ export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps)
   const state = c.var.state;
   const config = await deps.config.current(c.env.CONFIG, Number(c.env.CONFIG_REFRESH_MS));
   try {
-    const principal = await deps.authenticate(c.req.raw.headers, config.registry, egressFor(config));
+    const raw = c.req.raw;
+    const principal = await deps.authenticate(
+      { headers: raw.headers, method: raw.method, url: raw.url, cf: (raw as Request & { cf?: unknown }).cf },
+      config.registry,
+      { fetch: egressFor(config), cache: c.env.CACHE, replay: c.env.REPLAY_CACHE },
+    );
     state.principal = principal;
     return { config, principal };
   } catch (error) {

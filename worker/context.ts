@@ -35,11 +35,11 @@ export interface Authentication {
   boundKey?: string;
 }
 
-/** One party in a delegation chain (RFC 8693 `act`). */
-export interface Actor {
+/** One party in a delegation chain (RFC 8693 `act`). A type, not an interface, so it is JSON for the audit record. */
+export type Actor = {
   sub: string;
   clientId?: string;
-}
+};
 
 /**
  * The authenticated human or workload. A model or agent is never the principal: an agent acting for

@@ -68,12 +68,17 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   internal: { status: 500, openai: "api_error", anthropic: "api_error" },
 };
 
-/** Extra facts a 401 needs for its `WWW-Authenticate` challenge (RFC 6750, RFC 9470). */
+/** Extra facts a 401 needs for its `WWW-Authenticate` challenge (RFC 6750, RFC 9449, RFC 9470). */
 export interface Challenge {
-  error?: "invalid_token" | "invalid_request" | "insufficient_user_authentication";
+  /** The scheme the caller used or should use; `DPoP` challenges also list the proof algorithms. */
+  scheme?: "Bearer" | "DPoP";
+  error?: "invalid_token" | "invalid_request" | "insufficient_user_authentication" | "invalid_dpop_proof";
   acrValues?: string;
   maxAge?: number;
 }
+
+/** The algorithms a DPoP proof may use (RFC 9449 §7.1 `algs`); the identity plane enforces the same list. */
+export const DPOP_ALGORITHMS = ["ES256", "ES384", "EdDSA", "PS256", "RS256"] as const;
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;
@@ -108,13 +113,17 @@ export function asGatewayError(error: unknown): GatewayError {
 
 function challengeHeader(error: GatewayError): string {
   const challenge = error.challenge ?? {};
-  const parts = ['Bearer realm="verity"'];
-  const code = challenge.error ?? (error.code === "token_missing" ? undefined : "invalid_token");
+  const scheme = challenge.scheme ?? (error.code.startsWith("dpop_") ? "DPoP" : "Bearer");
+  const parts = [`${scheme} realm="verity"`];
+  const code = challenge.error ?? (error.code === "token_missing" ? undefined : error.code.startsWith("dpop_") ? "invalid_dpop_proof" : "invalid_token");
   if (code) parts.push(`error="${code}"`);
   if (code) parts.push(`error_description="${error.message.replace(/["\\]/g, "")}"`);
   if (challenge.acrValues) parts.push(`acr_values="${challenge.acrValues}"`);
   if (challenge.maxAge !== undefined) parts.push(`max_age=${challenge.maxAge}`);
-  return parts.join(", ");
+  const dpopAlgs = `algs="${DPOP_ALGORITHMS.join(" ")}"`;
+  if (scheme === "DPoP") return [...parts, dpopAlgs].join(", ");
+  // Without a credential the caller may use either scheme (RFC 9449 §7.1): offer both.
+  return error.code === "token_missing" ? `${parts.join(", ")}, DPoP realm="verity", ${dpopAlgs}` : parts.join(", ");
 }
 
 export function errorResponse(error: GatewayError, format: WireFormat, requestId: string): Response {

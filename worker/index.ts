@@ -9,6 +9,7 @@ import { createAuditSink } from "./verify/index.ts";
 import { createConfigSource } from "./workload/index.ts";
 
 export { AuditLog } from "./verify/index.ts";
+export { ReplayCache } from "./identity/replay-cache.ts";
 
 export default createApp({
   config: createConfigSource(),

@@ -13,7 +13,7 @@ export async function handleModels(c: Context<AppEnv>, deps: PipelineDeps): Prom
   const publicData: Classification = { level: 0, categories: [], findings: [] };
   const emptyRequest: NormalizedRequest = { format: state.format, model: "", stream: false, texts: [], tools: [], body: {} };
   // The caller's facts once; only the model and the backend change from question to question.
-  const facts = policyFacts(principal, emptyRequest, publicData, c.req.raw);
+  const facts = policyFacts(principal, emptyRequest, publicData, c.req.raw, c.var.state.receivedAt);
   const allowed = new Set<string>();
   for (const backend of config.registry.backends) {
     for (const model of backend.models) {

@@ -20,9 +20,15 @@ import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
 import type { Backend, GatewayConfig } from "./workload/index.ts";
 
 /** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
-export function policyFacts(principal: Principal, request: NormalizedRequest, classification: Classification, raw: Request): Omit<InvokeModelFacts, "backend"> {
+export function policyFacts(
+  principal: Principal,
+  request: NormalizedRequest,
+  classification: Classification,
+  raw: Request,
+  now: number,
+): Omit<InvokeModelFacts, "backend"> {
   return {
-    ...requestEnvironment(principal, raw),
+    ...requestEnvironment(principal, raw, now),
     principal: { type: principal.kind === "user" ? "User" : "Workload", id: principal.id },
     model: request.model,
     classification: { level: classification.level, categories: classification.categories },
@@ -121,7 +127,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
     policyVersion: config.pdp.version,
   };
 
-  const facts = policyFacts(principal, request, classification, c.req.raw);
+  const facts = policyFacts(principal, request, classification, c.req.raw, c.var.state.receivedAt);
   const { chosen, denials } = route(config, request, facts);
   if (!chosen) {
     const refused = refusal(denials);

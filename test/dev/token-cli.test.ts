@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { decodeJwt } from "jose";
+import { calculateJwkThumbprint, decodeJwt, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startIdp, type RunningIdp } from "../../dev/idp.ts";
 
@@ -44,6 +44,18 @@ describe("npm run token", () => {
     }
   });
 
+  it("prints a DPoP-bound token and the private key it is bound to with --dpop", async () => {
+    const run = await token(["--dpop", "bob"], idp.issuer);
+    expect(run.code).toBe(0);
+    const printed = JSON.parse(run.stdout) as { access_token: string; dpop_private_jwk: JWK };
+    expect(printed.dpop_private_jwk).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", d: expect.any(String) });
+    const { kty, crv, x, y } = printed.dpop_private_jwk;
+    expect(decodeJwt(printed.access_token)).toMatchObject({
+      sub: "bob",
+      cnf: { jkt: await calculateJwkThumbprint({ kty, crv, x, y }) },
+    });
+  });
+
   it("lists the known names and exits 2 for an unknown one", async () => {
     const run = await token(["eve"], idp.issuer);
     expect(run).toMatchObject({ code: 2, stdout: "" });
@@ -52,6 +64,8 @@ describe("npm run token", () => {
 
   it("exits 2 with usage when no name is given", async () => {
     expect(await token([], idp.issuer)).toMatchObject({ code: 2, stdout: "" });
+    expect(await token(["--dpop"], idp.issuer)).toMatchObject({ code: 2, stdout: "" });
+    expect(await token(["--mtls", "alice"], idp.issuer)).toMatchObject({ code: 2, stdout: "" });
   });
 
   it("asks whether the stack runs, and exits 1, when the identity provider is unreachable", async () => {

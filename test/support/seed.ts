@@ -7,6 +7,8 @@ import entities from "../../kv-seeds/entities.json";
 import issuers from "../../kv-seeds/issuers.json";
 import tenants from "../../kv-seeds/tenants.json";
 import tools from "../../kv-seeds/tools.json";
+import trustDomains from "../../kv-seeds/trust-domains.json";
+import workloads from "../../kv-seeds/workloads.json";
 import { buildSeedEntries, type SeedFiles } from "../../dev/seed-entries.ts";
 
 const policyFiles = import.meta.glob("../../policies/*.cedar", { eager: true, query: "?raw", import: "default" }) as Record<string, string>;
@@ -16,6 +18,8 @@ export function seedFiles(): SeedFiles {
   return structuredClone({
     tenants,
     issuers,
+    trustDomains,
+    workloads,
     backends,
     tools,
     entities,

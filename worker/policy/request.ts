@@ -11,7 +11,14 @@ export interface AuthnFacts {
   mfa: boolean;
   /** "" when the identity provider asserted none. */
   acr: string;
+  /** "none" | "dpop" | "mtls". */
+  binding: string;
+  /** Seconds since the user last authenticated; `AUTH_AGE_UNKNOWN` when the credential does not say. */
+  authAge: number;
 }
+
+/** `authAge` when no authentication time is known: older than any `max_age` a policy can ask for. */
+export const AUTH_AGE_UNKNOWN = 2_147_483_647;
 
 /** The gateway's classification (schema type `Classification`). */
 export interface ClassificationFacts {
@@ -125,7 +132,7 @@ function environment(facts: RequestEnvironment): AuthzRequest["context"] {
 }
 
 function authn(facts: AuthnFacts): AuthzRequest["context"] {
-  return { method: facts.method, mfa: facts.mfa, acr: facts.acr };
+  return { method: facts.method, mfa: facts.mfa, acr: facts.acr, binding: facts.binding, authAge: facts.authAge };
 }
 
 function classification(facts: ClassificationFacts): AuthzRequest["context"] {

@@ -10,7 +10,7 @@ import { compilePolicy, type PolicyDecisionPoint } from "../policy/index.ts";
 import { worldEntities } from "./entities.ts";
 import { parseRegistry, type Registry } from "./registry.ts";
 
-export type { Backend, Issuer, Level, Registry, Tenant, Tier, Tool } from "./registry.ts";
+export type { Backend, Issuer, Level, Registry, Tenant, Tier, Tool, TrustDomain, Workload } from "./registry.ts";
 export { RegistryError, parseRegistry } from "./registry.ts";
 export { worldEntities } from "./entities.ts";
 

@@ -193,6 +193,8 @@ export function parseRegistry(raw: unknown): Registry {
   unique("issuers (issuer URL)", doc.issuers.map((i) => i.issuer));
   unique("trustDomains", trustDomainDocs.map((t) => t.id));
   unique("trustDomains (trust domain)", trustDomainDocs.map((t) => t.trustDomain));
+  // One bundle per trust domain: a shared URI would merge two domains' keys (SPIFFE bundles are never merged).
+  unique("trustDomains (bundleUri)", trustDomainDocs.map((t) => t.bundleUri));
   unique("workloads", (doc.workloads ?? []).map((w) => w.id));
   unique("backends", doc.backends.map((b) => b.id));
   unique("tools", doc.tools.map((t) => t.id));

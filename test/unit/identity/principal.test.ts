@@ -1,7 +1,8 @@
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GatewayError } from "../../../worker/errors.ts";
-import { createIdentity, type Fetcher } from "../../../worker/identity/index.ts";
+import { createIdentity, type Fetcher, type IdentityIo, type IdentityRequest } from "../../../worker/identity/index.ts";
 import { parseRegistry, type Registry } from "../../../worker/workload/index.ts";
 
 const ISSUER = "https://idp.test";
@@ -22,6 +23,7 @@ function registry(): Registry {
         algorithms: ["ES256"],
         tokenType: "at+jwt",
         maxTokenAgeSeconds: 3600,
+        tenants: ["acme"],
         tenantClaim: "tenant",
       },
     ],
@@ -59,8 +61,12 @@ function token(claims: Record<string, unknown>, nowSeconds: number) {
     .sign(key);
 }
 
-function headers(jwt: string) {
-  return new Headers({ authorization: `Bearer ${jwt}` });
+function request(jwt: string): IdentityRequest {
+  return { headers: new Headers({ authorization: `Bearer ${jwt}` }), method: "POST", url: "https://gateway.test/v1/chat/completions", cf: {} };
+}
+
+function io(): IdentityIo {
+  return { fetch: fetchJwks, replay: env.REPLAY_CACHE };
 }
 
 describe("principal from a verified token", () => {
@@ -68,20 +74,20 @@ describe("principal from a verified token", () => {
     const now = Date.now();
     const authenticate = createIdentity({ now: () => now });
     const jwt = await token({ sub: "alice", client_id: "agent-app", act: { sub: "agent-7", client_id: "agent-app" }, acr: "urn:verity:acr:mfa", amr: ["pwd", "otp"] }, now / 1000);
-    const principal = await authenticate(headers(jwt), registry(), fetchJwks);
+    const principal = await authenticate(request(jwt), registry(), io());
     expect(principal).toMatchObject({ kind: "user", id: "alice", tenant: "acme", actor: { sub: "agent-7" }, authn: { mfa: true } });
   });
 
   it("treats a client-credentials token (sub = client_id) as a workload", async () => {
     const now = Date.now();
     const jwt = await token({ sub: "acme-batch", client_id: "acme-batch" }, now / 1000);
-    expect(await createIdentity({ now: () => now })(headers(jwt), registry(), fetchJwks)).toMatchObject({ kind: "workload", id: "acme-batch" });
+    expect(await createIdentity({ now: () => now })(request(jwt), registry(), io())).toMatchObject({ kind: "workload", id: "acme-batch" });
   });
 
   it("refuses a token whose tenant this gateway does not serve", async () => {
     const now = Date.now();
     const jwt = await token({ sub: "eve", tenant: "initech" }, now / 1000);
-    const error = await createIdentity({ now: () => now })(headers(jwt), registry(), fetchJwks).catch((e: unknown) => e);
+    const error = await createIdentity({ now: () => now })(request(jwt), registry(), io()).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "token_invalid" });
   });
 });
@@ -92,15 +98,15 @@ describe("verified-token cache", () => {
     const authenticate = createIdentity({ now: () => clock });
     const config = registry();
     const jwt = await token({ sub: "alice" }, clock / 1000);
-    const first = await authenticate(headers(jwt), config, fetchJwks);
+    const first = await authenticate(request(jwt), config, io());
     const fetches = jwksFetches;
-    expect(await authenticate(headers(jwt), config, fetchJwks)).toBe(first);
+    expect(await authenticate(request(jwt), config, io())).toBe(first);
     expect(jwksFetches).toBe(fetches);
 
     clock += (300 + 59) * 1000;
-    expect(await authenticate(headers(jwt), config, fetchJwks)).toBe(first);
+    expect(await authenticate(request(jwt), config, io())).toBe(first);
     clock += 2000;
-    const error = await authenticate(headers(jwt), config, fetchJwks).catch((e: unknown) => e);
+    const error = await authenticate(request(jwt), config, io()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GatewayError);
     expect((error as GatewayError).message).toBe("the access token has expired");
   });
@@ -109,7 +115,7 @@ describe("verified-token cache", () => {
     const now = Date.now();
     const authenticate = createIdentity({ now: () => now });
     const jwt = await token({ sub: "alice" }, now / 1000);
-    const first = await authenticate(headers(jwt), registry(), fetchJwks);
-    expect(await authenticate(headers(jwt), registry(), fetchJwks)).not.toBe(first);
+    const first = await authenticate(request(jwt), registry(), io());
+    expect(await authenticate(request(jwt), registry(), io())).not.toBe(first);
   });
 });

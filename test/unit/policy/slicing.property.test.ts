@@ -187,7 +187,13 @@ const seededRefs: EntityRef[] = [
 
 const classification = fc.record({ level: fc.constantFrom(0, 1, 2, 3), categories: fc.subarray(["pii", "secret", "pci"]) });
 const environment = {
-  authn: fc.record({ method: fc.constantFrom("oidc", "mtls"), mfa: fc.boolean(), acr: fc.constantFrom("", "urn:verity:acr:mfa") }),
+  authn: fc.record({
+    method: fc.constantFrom("oidc", "mtls"),
+    mfa: fc.boolean(),
+    acr: fc.constantFrom("", "urn:verity:acr:mfa"),
+    binding: fc.constantFrom("none", "dpop", "mtls"),
+    authAge: fc.integer({ min: 0, max: 100_000 }),
+  }),
   risk: fc.constantFrom("low", "medium", "high"),
   geo: fc.record({ country: fc.constantFrom("DE", "US", ""), continent: fc.constantFrom("EU", "NA", "") }),
 };

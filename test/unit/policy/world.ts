@@ -41,8 +41,8 @@ export function seededPdp(): PolicyDecisionPoint {
 export const user = (id: string): PrincipalRef => ({ type: "User", id });
 export const workload = (id: string): PrincipalRef => ({ type: "Workload", id });
 
-export const passwordOnly: AuthnFacts = { method: "oidc", mfa: false, acr: "urn:verity:acr:pwd" };
-export const withMfa: AuthnFacts = { method: "oidc", mfa: true, acr: "urn:verity:acr:mfa" };
+export const passwordOnly: AuthnFacts = { method: "oidc", mfa: false, acr: "urn:verity:acr:pwd", binding: "none", authAge: 60 };
+export const withMfa: AuthnFacts = { method: "oidc", mfa: true, acr: "urn:verity:acr:mfa", binding: "none", authAge: 60 };
 
 /** An ordinary chat request: public data, no tools, low risk, password login. */
 export function chat(principal: PrincipalRef, backend: string, overrides: Partial<InvokeModelFacts> = {}): AuthzRequest {

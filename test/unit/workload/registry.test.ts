@@ -4,7 +4,8 @@ import { seedFiles } from "../../support/seed.ts";
 
 function seededRegistry() {
   const files = seedFiles();
-  return { tenants: files.tenants, issuers: files.issuers, backends: files.backends, tools: files.tools } as Record<string, any>;
+  const { tenants, issuers, trustDomains, workloads, backends, tools } = files;
+  return { tenants, issuers, trustDomains, workloads, backends, tools } as Record<string, any>;
 }
 
 function refusal(mutate: (doc: Record<string, any>) => void): string {
@@ -25,7 +26,14 @@ describe("backend registry", () => {
     expect(registry.backends.map((b) => b.id)).toEqual(["eu-public", "us-public", "eu-confidential"]);
     expect([...registry.tenants.keys()].sort()).toEqual(["acme", "globex"]);
     expect(registry.origins).toEqual(
-      new Set(["http://127.0.0.1:8788", "http://127.0.0.1:8791", "http://127.0.0.1:8792", "http://127.0.0.1:8793", "http://127.0.0.1:8795"]),
+      new Set([
+        "http://127.0.0.1:8788",
+        "http://127.0.0.1:8791",
+        "http://127.0.0.1:8792",
+        "http://127.0.0.1:8793",
+        "http://127.0.0.1:8794",
+        "http://127.0.0.1:8795",
+      ]),
     );
   });
 
@@ -60,5 +68,70 @@ describe("backend registry", () => {
 
   it("refuses a secret name that is not an upper-case identifier", () => {
     expect(refusal((d) => (d.backends[0].secret = "sk-live-123"))).toMatch(/secret/);
+  });
+});
+
+describe("identity sections of the registry", () => {
+  it("indexes workloads by SPIFFE ID and certificate thumbprint", () => {
+    const registry = parseRegistry(seededRegistry());
+    const batch = registry.workloads.get("acme-batch");
+    expect(batch?.tenant).toBe("acme");
+    expect(registry.workloadBySpiffeId.get("spiffe://acme.verity.local/workload/acme-batch")).toBe(batch);
+    for (const thumbprint of batch?.certificates ?? []) expect(registry.workloadByCertificate.get(thumbprint)).toBe(batch);
+    expect(registry.issuers[0]?.binding).toBe("optional");
+  });
+
+  it("refuses an issuer that speaks for an unknown tenant", () => {
+    expect(refusal((d) => d.issuers[0].tenants.push("initech"))).toBe('issuers[dev-idp].tenants: unknown tenant "initech"');
+  });
+
+  it("requires a tenant claim when an issuer serves several tenants", () => {
+    expect(refusal((d) => delete d.issuers[0].tenantClaim)).toBe("issuers[dev-idp].tenantClaim: required when the issuer serves several tenants");
+  });
+
+  it("discovers keys from the issuer's origin when no jwksUri is configured", () => {
+    const doc = seededRegistry();
+    doc.issuers[0].issuer = "https://idp.example.com/realms/acme";
+    delete doc.issuers[0].jwksUri;
+    expect(parseRegistry(doc).origins.has("https://idp.example.com")).toBe(true);
+  });
+
+  it("refuses a Cloudflare Access issuer kind it does not know", () => {
+    expect(refusal((d) => (d.issuers[0].kind = "saml"))).toMatch(/\/issuers\/0\/kind/);
+  });
+
+  it("refuses a SPIFFE ID outside every configured trust domain", () => {
+    expect(refusal((d) => (d.workloads[0].spiffeIds = ["spiffe://other.example/workload/x"]))).toBe(
+      'workloads[acme-batch].spiffeIds: trust domain "other.example" is not configured',
+    );
+  });
+
+  it("refuses a SPIFFE ID that is not a workload ID", () => {
+    expect(refusal((d) => (d.workloads[0].spiffeIds = ["spiffe://acme.verity.local/../x"]))).toMatch(/is not a workload SPIFFE ID/);
+    expect(refusal((d) => (d.workloads[0].spiffeIds = ["spiffe://acme.verity.local"]))).toMatch(/is not a workload SPIFFE ID/);
+  });
+
+  it("refuses a workload whose SPIFFE ID belongs to another tenant's trust domain", () => {
+    expect(refusal((d) => (d.workloads[0].tenant = "globex"))).toBe(
+      'workloads[acme-batch].spiffeIds: trust domain "acme.verity.local" belongs to tenant "acme"',
+    );
+  });
+
+  it("refuses one certificate registered for two workloads", () => {
+    const thumbprint = "A".repeat(43);
+    expect(
+      refusal((d) => {
+        d.workloads[0].certificates = [thumbprint];
+        d.workloads.push({ id: "acme-other", tenant: "acme", certificates: [thumbprint] });
+      }),
+    ).toBe(`workloads[acme-other].certificates: "${thumbprint}" is registered twice`);
+  });
+
+  it("refuses a thumbprint that is not a base64url SHA-256", () => {
+    expect(refusal((d) => (d.workloads[0].certificates = ["AB:CD:EF"]))).toMatch(/\/workloads\/0\/certificates\/0/);
+  });
+
+  it("refuses a trust domain with a scheme or upper case", () => {
+    expect(refusal((d) => (d.trustDomains[0].trustDomain = "spiffe://acme.verity.local"))).toMatch(/trustDomain/);
   });
 });
