@@ -216,8 +216,8 @@ async function main(): Promise<void> {
       compatibilityDate: wrangler.compatibilityDate,
       compatibilityFlags: wrangler.compatibilityFlags,
       bindings: { ...wrangler.vars, ...secrets },
-      kvNamespaces: ["CONFIG"],
-      durableObjects: { AUDIT_LOG: { className: "AuditLog", useSQLite: true } },
+      kvNamespaces: ["CONFIG", "CACHE"],
+      durableObjects: { AUDIT_LOG: { className: "AuditLog", useSQLite: true }, REPLAY_CACHE: { className: "ReplayCache", useSQLite: true } },
     });
     closers.push(worker.dispose);
     const kv = await worker.mf.getKVNamespace("CONFIG");
