@@ -146,6 +146,7 @@ describe("versions and caching", () => {
       "model.confidential-tier-only": [{ kind: "route", tier: "confidential" }],
       "tool.mfa-step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa" }],
       "document.restricted-step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa" }],
+      "document.restricted-recent-auth": [{ kind: "step_up", acr: "urn:verity:acr:mfa", maxAge: 900 }],
       "admin.step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa" }],
     });
   });
