@@ -102,6 +102,12 @@ export class GatewayError extends Error {
   }
 }
 
+/** The same refusal, challenged in the scheme the caller used (RFC 9449 §7.1: DPoP answers DPoP). */
+export function inScheme(error: GatewayError, scheme: "Bearer" | "DPoP"): GatewayError {
+  if (error.status !== 401 || error.challenge?.scheme !== undefined) return error;
+  return new GatewayError(error.code, error.message, { cause: error.cause, challenge: { ...error.challenge, scheme }, headers: error.headers });
+}
+
 /** The wire shape a route speaks; decides how an error body looks. */
 export type WireFormat = "openai" | "anthropic";
 
@@ -133,6 +139,7 @@ export function errorResponse(error: GatewayError, format: WireFormat, requestId
       ? { type: "error", error: { type: info.anthropic, message: error.message }, request_id: requestId }
       : { error: { message: error.message, type: info.openai, code: error.code, param: null } };
   const headers = new Headers({ "content-type": "application/json", "x-request-id": requestId, ...error.headers });
-  if (info.status === 401) headers.set("www-authenticate", challengeHeader(error));
+  // A malformed DPoP header is a 400 that still tells the caller how to authenticate (RFC 9449 §7.1).
+  if (info.status === 401 || error.code === "dpop_proof_malformed") headers.set("www-authenticate", challengeHeader(error));
   return new Response(JSON.stringify(body), { status: info.status, headers });
 }

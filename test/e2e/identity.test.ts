@@ -61,6 +61,8 @@ function certificateFetch(name: string, token?: string): SdkFetch {
     const headers = new Headers(init.headers);
     if (token === undefined) headers.delete("authorization");
     else headers.set("authorization", `Bearer ${token}`);
+    // node:https hands back the body as sent; ask for it uncompressed.
+    headers.set("accept-encoding", "identity");
     return send(urlOf(input), { ...init, headers });
   };
 }

@@ -27,7 +27,7 @@ describe("error model", () => {
     );
   });
 
-  it("challenges a refused DPoP proof with the DPoP scheme and invalid_dpop_proof; a malformed one is a 400", () => {
+  it("challenges a refused DPoP proof with the DPoP scheme and invalid_dpop_proof; a malformed one is a 400 with the same challenge", () => {
     const refused = errorResponse(new GatewayError("dpop_proof_replayed", "used before"), "openai", "r");
     expect(refused.status).toBe(401);
     expect(refused.headers.get("www-authenticate")).toBe(
@@ -35,7 +35,9 @@ describe("error model", () => {
     );
     const malformed = errorResponse(new GatewayError("dpop_proof_malformed", "two proofs"), "anthropic", "r");
     expect(malformed.status).toBe(400);
-    expect(malformed.headers.get("www-authenticate")).toBeNull();
+    expect(malformed.headers.get("www-authenticate")).toBe(
+      'DPoP realm="verity", error="invalid_dpop_proof", error_description="two proofs", algs="ES256 ES384 EdDSA PS256 RS256"',
+    );
   });
 
   it("never lets an unexpected error's message out", async () => {

@@ -6,7 +6,7 @@
  * only ever the actor.
  */
 import type { Authentication, Binding, Principal } from "../context.ts";
-import { DPOP_ALGORITHMS, GatewayError } from "../errors.ts";
+import { DPOP_ALGORITHMS, GatewayError, inScheme } from "../errors.ts";
 import type { Issuer, Registry, TrustDomain } from "../workload/index.ts";
 import { CLOCK_SKEW_SECONDS, principalFromClaims, verifyAccessToken, type SubjectFacts } from "./access-token.ts";
 import { clientCertificate, type ClientCertificate } from "./client-certificate.ts";
@@ -241,8 +241,15 @@ export function createIdentity(options: IdentityOptions) {
       if (certificate) return certificatePrincipal(certificate, registry, source);
       throw new GatewayError("token_missing", "an access token or a client certificate is required");
     }
-    const subject = await verifyToken(presented, registry, source);
-    const { binding: bound, boundKey } = await binding(subject, presented, request, certificate, io);
+    let subject: VerifiedSubject;
+    let bound: Binding;
+    let boundKey: string | undefined;
+    try {
+      subject = await verifyToken(presented, registry, source);
+      ({ binding: bound, boundKey } = await binding(subject, presented, request, certificate, io));
+    } catch (error) {
+      throw presented.scheme === "DPoP" && error instanceof GatewayError ? inScheme(error, "DPoP") : error;
+    }
     if (bound === "none" && subject.unboundPrincipal) return subject.unboundPrincipal;
     const { facts } = subject;
     const authn: Authentication = {
