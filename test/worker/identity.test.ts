@@ -12,7 +12,7 @@
  * defect and nothing else.
  */
 import { env } from "cloudflare:test";
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GATEWAY_AUDIENCE, IDP_ORIGIN, SPIFFE_ORIGIN } from "../../dev/config.ts";
 import accounts from "../../dev/accounts.json";
@@ -32,6 +32,8 @@ const UNAUTHENTICATED = "_unauthenticated";
 const FORGE = { issuer: "https://forge.verity.test", jwksUri: "https://forge.verity.test/jwks" };
 /** Another tenant's issuer: trusted for globex only. */
 const GLOBEX = { issuer: "https://globex-idp.verity.test", jwksUri: "https://globex-idp.verity.test/jwks" };
+/** A Cloudflare Access team for acme: its keys at Access's fixed certs path, its audience the application's AUD tag. */
+const ACCESS = { issuer: "https://acme.cloudflareaccess.com", certs: "https://acme.cloudflareaccess.com/cdn-cgi/access/certs", aud: "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2" };
 
 interface LocalKey {
   privateKey: CryptoKey;
@@ -40,6 +42,7 @@ interface LocalKey {
 
 let forgeKey: LocalKey;
 let globexKey: LocalKey;
+let accessKey: LocalKey;
 let alice: string;
 let dpopAlice: DpopBoundToken;
 
@@ -61,16 +64,22 @@ function withLocalIssuers(files: SeedFiles): void {
   (files.issuers as unknown[]).push(
     { ...common, id: "forge", ...FORGE, tenants: ["acme", "globex"], tenantClaim: "tenant" },
     { ...common, id: "globex-idp", ...GLOBEX, tenants: ["globex"], tenantClaim: "tenant" },
+    // No jwksUri: Access publishes its keys at <issuer>/cdn-cgi/access/certs. One tenant, so no tenant claim.
+    { id: "acme-access", kind: "cloudflare-access", issuer: ACCESS.issuer, audiences: [ACCESS.aud], algorithms: ["RS256"], tenants: ["acme"] },
   );
 }
 
 beforeAll(async () => {
   const forge = await localKey();
   const globex = await localKey();
+  const access = await generateKeyPair("RS256", { extractable: true });
+  const accessJwk = await exportJWK(access.publicKey);
   forgeKey = forge.key;
   globexKey = globex.key;
+  accessKey = { privateKey: access.privateKey, kid: await calculateJwkThumbprint(accessJwk) };
   await cacheKeySet(FORGE.jwksUri, [forge.jwk]);
   await cacheKeySet(GLOBEX.jwksUri, [globex.jwk]);
+  await cacheKeySet(ACCESS.certs, [{ ...accessJwk, kid: accessKey.kid, alg: "RS256", use: "sig" }]);
   await seedKv(env.CONFIG, withLocalIssuers);
   [alice, dpopAlice] = await Promise.all([tokenFor("alice"), dpopTokenFor("alice")]);
 });
@@ -693,4 +702,49 @@ describe("MFA and step-up through the whole Worker", () => {
       facts: { authn: { mfa: false } },
     });
   }
+});
+
+describe("Cloudflare Access application tokens (Cf-Access-Jwt-Assertion) through the whole Worker", () => {
+  /** An Access token as Access shapes it: RS256, `typ: JWT`, the AUD tag, `email`, `type: app`. */
+  function accessToken(payload: Record<string, unknown>): Promise<string> {
+    const now = nowSeconds();
+    return new SignJWT({ iss: ACCESS.issuer, aud: [ACCESS.aud], iat: now, nbf: now, exp: now + 600, type: "app", identity_nonce: "n", ...payload })
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: accessKey.kid })
+      .sign(accessKey.privateKey);
+  }
+
+  it("serves a user's Access token: method cloudflare-access, the issuer's one tenant", async () => {
+    const token = await accessToken({ sub: "alice", email: "alice@acme.example", country: "DE" });
+    const record = await expectServed(await chat({ headers: { "cf-access-jwt-assertion": token } }));
+    expect(record.principal).toMatchObject({ kind: "user", id: "alice", method: "cloudflare-access", issuer: ACCESS.issuer, binding: "none" });
+  });
+
+  it("serves an Access service token (empty sub, common_name) as the workload it names", async () => {
+    const token = await accessToken({ sub: "", common_name: "acme-batch" });
+    const record = await expectServed(await chat({ headers: { "cf-access-jwt-assertion": token } }));
+    expect(record.principal).toMatchObject({ kind: "workload", id: "acme-batch", method: "cloudflare-access" });
+  });
+
+  it("refuses an Access token presented as a Bearer token: Access tokens come only in Access's header", async () => {
+    const token = await accessToken({ sub: "alice" });
+    await expectRefused(await chat({ headers: bearerAuth(token) }), { code: "token_invalid", reason: /issuer is not trusted/ });
+  });
+
+  it("refuses an OIDC token presented in the Access header", async () => {
+    await expectRefused(await chat({ headers: { "cf-access-jwt-assertion": alice } }), { code: "token_invalid", reason: /issuer is not trusted/ });
+  });
+
+  it("refuses a request that carries both an Authorization token and an Access assertion", async () => {
+    const token = await accessToken({ sub: "alice" });
+    await expectRefused(await chat({ headers: { ...bearerAuth(alice), "cf-access-jwt-assertion": token } }), {
+      code: "token_invalid",
+      reason: /either an Authorization token or an Access assertion/,
+      error: "invalid_request",
+    });
+  });
+
+  it("refuses an Access token for another application (AUD tag)", async () => {
+    const token = await accessToken({ sub: "alice", aud: ["another-application-aud-tag"] });
+    await expectRefused(await chat({ headers: { "cf-access-jwt-assertion": token } }), { code: "token_invalid", reason: /"aud" claim/ });
+  });
 });
