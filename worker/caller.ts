@@ -8,7 +8,7 @@ import type { AppEnv } from "./env.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import type { Authenticate } from "./identity/index.ts";
 import { createEgress, type Egress } from "./network/index.ts";
-import { AUTH_AGE_UNKNOWN, type RequestEnvironment } from "./policy/index.ts";
+import { AUTH_AGE_UNKNOWN, type PrincipalRef, type RequestEnvironment } from "./policy/index.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
 import type { ConfigSource, GatewayConfig } from "./workload/index.ts";
 
@@ -31,6 +31,16 @@ export function egressFor(config: GatewayConfig): Egress {
     egressByConfig.set(config, egress);
   }
   return egress;
+}
+
+/**
+ * The principal as the PDP sees it. Groups its credential asserted are tenant-scoped names, so they
+ * become the tenant's group entities (`acme/members`): an issuer can never place a principal in a
+ * global role group (`auditors`) or another tenant's group by naming it.
+ */
+export function principalRef(principal: Principal): PrincipalRef {
+  const ref: PrincipalRef = { type: principal.kind === "user" ? "User" : "Workload", id: principal.id };
+  return principal.groups.length === 0 ? ref : { ...ref, groups: principal.groups.map((group) => `${principal.tenant}/${group}`) };
 }
 
 /** What every PDP question carries about the caller and where the request came from. */

@@ -8,7 +8,7 @@
  * and every decision (allow or deny) is committed to the tenant's audit log before its effect.
  */
 import type { Context } from "hono";
-import { authenticateCaller, commit, decisionRecord, egressFor, requestEnvironment, type PipelineDeps } from "./caller.ts";
+import { authenticateCaller, commit, decisionRecord, egressFor, principalRef, requestEnvironment, type PipelineDeps } from "./caller.ts";
 import type { Classification, NormalizedRequest, Principal } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import { classify, LABEL_HEADER } from "./data/index.ts";
@@ -29,7 +29,7 @@ export function policyFacts(
 ): Omit<InvokeModelFacts, "backend"> {
   return {
     ...requestEnvironment(principal, raw, now),
-    principal: { type: principal.kind === "user" ? "User" : "Workload", id: principal.id },
+    principal: principalRef(principal),
     model: request.model,
     classification: { level: classification.level, categories: classification.categories },
     request: { wireFormat: request.format, stream: request.stream, tools: request.tools },

@@ -6,8 +6,8 @@
 import type { Cedar } from "./engine.ts";
 import type { CompiledPolicy } from "./compile.ts";
 import { obligationKey } from "./obligations.ts";
-import { actionRef, collectEntityRefs, isEntityRef } from "./slice.ts";
-import { REASON, type AuthzRequest, type Decision, type EntityJson, type Obligation } from "./types.ts";
+import { actionRef, collectEntityRefs, entityKey, isEntityRef } from "./slice.ts";
+import { REASON, type AuthzRequest, type Decision, type EntityJson, type EntityRef, type Obligation } from "./types.ts";
 
 type CedarEntities = Parameters<Cedar["statefulIsAuthorized"]>[0]["entities"];
 type CedarContext = Parameters<Cedar["statefulIsAuthorized"]>[0]["context"];
@@ -49,9 +49,10 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
     const policies = mode.slicePolicies
       ? compiled.slicer.sliceFor(action, request.principal.type, request.resource.type)
       : compiled.slicer.whole;
-    const roots = [request.principal, request.resource, ...policies.literals];
+    const asserted = (request.principalGroups ?? []).filter((group) => compiled.store.has(group));
+    const roots = [request.principal, ...asserted, request.resource, ...policies.literals];
     collectEntityRefs(request.context, roots);
-    slice = compiled.store.slice(roots);
+    slice = withAssertedGroups(compiled.store.slice(roots), request.principal, asserted);
 
     const answer = compiled.cedar.statefulIsAuthorized({
       principal: request.principal,
@@ -102,6 +103,18 @@ function obligationsOf(compiled: CompiledPolicy, policyIds: readonly string[]): 
   return [...out.values()];
 }
 
+/** The slice with the principal's entity given the asserted groups as extra parents (a copy; the store is shared). */
+function withAssertedGroups(slice: EntityJson[], principal: EntityRef, groups: readonly EntityRef[]): EntityJson[] {
+  if (groups.length === 0) return slice;
+  const key = entityKey(principal);
+  return slice.map((entity) => {
+    if (entityKey(entity.uid) !== key) return entity;
+    const parents = new Map(entity.parents.map((p) => [entityKey(p), p]));
+    for (const group of groups) parents.set(entityKey(group), { type: group.type, id: group.id });
+    return { ...entity, parents: [...parents.values()] };
+  });
+}
+
 function requestProblem(request: AuthzRequest): string | undefined {
   const raw: unknown = request;
   if (typeof raw !== "object" || raw === null) return "request must be an object";
@@ -113,5 +126,8 @@ function requestProblem(request: AuthzRequest): string | undefined {
     if (r.action === "") return "action must be a non-empty string";
   } else if (!isEntityRef(r.action)) return "action must be a non-empty string or { type, id }";
   if (typeof r.context !== "object" || r.context === null || Array.isArray(r.context)) return "context must be a record";
+  if (r.principalGroups !== undefined && !(Array.isArray(r.principalGroups) && r.principalGroups.every((g) => isEntityRef(g) && g.type === "Group"))) {
+    return "principalGroups must be a list of Group references";
+  }
   return undefined;
 }

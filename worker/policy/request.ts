@@ -43,8 +43,11 @@ export interface RequestEnvironment {
   geo: GeoFacts;
 }
 
-/** The principal as an entity reference: `User::"alice"`, `Workload::"acme-batch"`. */
-export type PrincipalRef = { type: "User" | "Workload"; id: string };
+/**
+ * The principal as an entity reference: `User::"alice"`, `Workload::"acme-batch"`; `groups`: the group
+ * entity ids its credential asserted (e.g. `acme/members`), which join its parents for the decision.
+ */
+export type PrincipalRef = { type: "User" | "Workload"; id: string; groups?: readonly string[] };
 
 export interface InvokeModelFacts extends RequestEnvironment {
   principal: PrincipalRef;
@@ -56,7 +59,7 @@ export interface InvokeModelFacts extends RequestEnvironment {
 
 export function invokeModelRequest(facts: InvokeModelFacts): AuthzRequest {
   return {
-    principal: ref(facts.principal),
+    ...principalOf(facts.principal),
     action: "invoke_model",
     resource: { type: "Backend", id: facts.backend },
     context: {
@@ -81,7 +84,7 @@ export interface CallToolFacts extends RequestEnvironment {
 
 export function callToolRequest(facts: CallToolFacts): AuthzRequest {
   return {
-    principal: ref(facts.principal),
+    ...principalOf(facts.principal),
     action: "call_tool",
     resource: { type: "Tool", id: facts.tool },
     context: {
@@ -101,7 +104,7 @@ export interface ReadDocumentFacts extends RequestEnvironment {
 
 export function readDocumentRequest(facts: ReadDocumentFacts): AuthzRequest {
   return {
-    principal: ref(facts.principal),
+    ...principalOf(facts.principal),
     action: "read_document",
     resource: { type: "Document", id: facts.document },
     context: environment(facts),
@@ -116,11 +119,17 @@ export interface TenantActionFacts extends RequestEnvironment {
 /** `read_audit` (the tenant's audit log) or `administer` (its configuration). */
 export function tenantActionRequest(action: "read_audit" | "administer", facts: TenantActionFacts): AuthzRequest {
   return {
-    principal: ref(facts.principal),
+    ...principalOf(facts.principal),
     action,
     resource: { type: "Tenant", id: facts.tenant },
     context: environment(facts),
   };
+}
+
+/** Sorted and unique, so equal requests serialise equally (the PDP memoises by the request's JSON). */
+function principalOf(principal: PrincipalRef): Pick<AuthzRequest, "principal" | "principalGroups"> {
+  if (!principal.groups || principal.groups.length === 0) return { principal: ref(principal) };
+  return { principal: ref(principal), principalGroups: [...new Set(principal.groups)].sort().map((id) => ({ type: "Group", id })) };
 }
 
 function ref(entity: EntityRef): EntityRef {

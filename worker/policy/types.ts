@@ -45,6 +45,11 @@ export interface AuthzRequest {
    */
   action: string | EntityRef;
   resource: EntityRef;
+  /**
+   * Groups the principal's credential asserted for this request (the issuer's groups claim). Each one
+   * the entity store holds joins the principal's parents for this decision only; unknown ones are ignored.
+   */
+  principalGroups?: readonly EntityRef[];
   /** Must match the action's context shape in the schema exactly (strict request validation). */
   context: Record<string, CedarValue>;
 }

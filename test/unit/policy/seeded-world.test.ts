@@ -194,3 +194,33 @@ describe("guardrails and failures", () => {
     expect(pdp.decide(null as unknown as Parameters<typeof pdp.decide>[0])).toMatchObject({ effect: "deny", reasons: [REASON.invalidRequest] });
   });
 });
+
+describe("groups the credential asserted (issuer groups claim)", () => {
+  const readAudit = (groups?: string[]) =>
+    tenantActionRequest("read_audit", { principal: { type: "User", id: "alice", ...(groups ? { groups } : {}) }, tenant: "acme", ...env });
+
+  it("join the principal's parents for the decision: an asserted tenant auditors group lets alice read acme's log", () => {
+    expect(pdp.decide(readAudit()).effect).toBe("deny");
+    const d = pdp.decide(readAudit(["acme/auditors"]));
+    expect(d).toMatchObject({ effect: "allow", reasons: ["audit.auditor-own-tenant"] });
+    const alice = d.entitySlice.find((e) => e.uid.type === "User" && e.uid.id === "alice");
+    expect(alice?.parents).toContainEqual({ type: "Group", id: "acme/auditors" });
+  });
+
+  it("leave the shared entity store untouched: the next decision without the claim is a deny again", () => {
+    pdp.decide(readAudit(["acme/auditors"]));
+    expect(pdp.decide(readAudit()).effect).toBe("deny");
+  });
+
+  it("are ignored when the store has no such group", () => {
+    const d = pdp.decide(readAudit(["acme/../auditors", "acme/nonexistent"]));
+    expect(d.effect).toBe("deny");
+    const alice = d.entitySlice.find((e) => e.uid.type === "User" && e.uid.id === "alice");
+    expect(alice?.parents).not.toContainEqual({ type: "Group", id: "acme/nonexistent" });
+  });
+
+  it("must be Group references, or the request is refused as malformed", () => {
+    const request = { ...readAudit(), principalGroups: [{ type: "Tenant", id: "acme" }] };
+    expect(pdp.decide(request)).toMatchObject({ effect: "deny", reasons: [REASON.invalidRequest] });
+  });
+});
