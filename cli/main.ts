@@ -3,12 +3,22 @@
  * dispatches. Exit codes: 0 success, 1 the command found a problem, 2 a bad command line.
  */
 import { UsageError, type Command } from "./lib/command.ts";
+import { auditExport } from "./commands/audit-export.ts";
+import { auditReplay } from "./commands/audit-replay.ts";
+import { auditVerify } from "./commands/audit-verify.ts";
+import { bundleKeygen } from "./commands/bundle-keygen.ts";
+import { bundlePublish } from "./commands/bundle-publish.ts";
+import { bundleSign } from "./commands/bundle-sign.ts";
+import { bundleVerify } from "./commands/bundle-verify.ts";
+import { buildWorker } from "./commands/build.ts";
+import { buildVerify } from "./commands/build-verify.ts";
 import { classify } from "./commands/classify.ts";
+import { sbom } from "./commands/sbom.ts";
 import { policyCorpus } from "./commands/policy-corpus.ts";
 import { policyTest } from "./commands/policy-test.ts";
 import { policyValidate } from "./commands/policy-validate.ts";
 
-const COMMANDS: readonly Command[] = [policyValidate, policyTest, policyCorpus, classify];
+const COMMANDS: readonly Command[] = [policyValidate, policyTest, policyCorpus, classify, auditExport, auditVerify, auditReplay, bundleSign, bundleVerify, bundlePublish, bundleKeygen, buildWorker, buildVerify, sbom];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -37,3 +37,7 @@ export const EDGE_ORIGIN = "https://127.0.0.1:8790";
 /** The dev SPIFFE issuer: trust bundles and JWT-SVIDs for the dev trust domain. */
 export const SPIFFE_ORIGIN = "http://127.0.0.1:8794";
 export const SPIFFE_TRUST_DOMAIN = "acme.verity.local";
+/** The dev Shared Signals transmitter (dev/ssf.ts): its keys at `/jwks`, and it pushes SETs to the gateway. */
+export const SSF_ORIGIN = "http://127.0.0.1:8796";
+/** The audience the gateway's receiver (`POST /ssf/events`) has at the dev transmitter. */
+export const SSF_RECEIVER_AUDIENCE = "https://gateway.verity.local/ssf";

@@ -8,6 +8,11 @@
  *   shape when called with `x-api-key` or `anthropic-version`)
  * - header `x-mock-backend: <id>` on every response; default answer `Hello from <id> (<region>, <tier>).`
  * - `GET /__mock/requests`: the last 50 requests received (JSON); `DELETE /__mock/requests` clears them
+ * - confidential tier only: `POST /attestation {"nonce"}` answers `{"token"}`, a real signed attestation
+ *   token (dev key, TEST ONLY: dev/attestation/); `POST /__mock/attestation {"mode", "ttlSeconds"?}`
+ *   makes later tokens go wrong (`valid`, `bad-measurement`, `stale-nonce`, `reused-nonce`,
+ *   `bad-signature`, `unpinned-key`, `expired`; dev/mock/attestation.ts), `GET` shows the setting.
+ *   Attestation requests are recorded in `/__mock/requests` like any other.
  *
  * The last user message steers the reply: `#echo`, `#tool:<name> <json-args>`, `#say:<text>`,
  * `#model:<id>`, `#slow:<ms>`, and for the gateway's tests `#status:<code>` (an error whose body holds
@@ -20,6 +25,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { MOCK_BACKENDS, type MockBackendSpec } from "./config.ts";
 import { closeServer, isEntryPoint, listen } from "./lib/http-server.ts";
 import { anthropic } from "./mock/anthropic.ts";
+import { createAttestationService, parseAttestationSettings, type MockAttestationService } from "./mock/attestation.ts";
 import { parseJsonBody, pause, readBody, sendJson, sendStream } from "./mock/http.ts";
 import { openai } from "./mock/openai.ts";
 import { planOutcome, type ChatRequest, type Outcome, type Reply } from "./mock/reply.ts";
@@ -37,6 +43,9 @@ export interface RunningMockBackend {
 }
 
 export const INSPECTION_PATH = "/__mock/requests";
+export const ATTESTATION_ADMIN_PATH = "/__mock/attestation";
+/** Where the gateway asks a confidential backend for a fresh attestation (worker/workload/gate.ts). */
+export const ATTESTATION_PATH = "/attestation";
 /**
  * `/__mock/redirect/<port>/<path>` answers 307 to `http://127.0.0.1:<port>/<path>`: a backend that
  * tries to bounce the gateway elsewhere (the gateway must not follow).
@@ -51,12 +60,15 @@ interface BackendState {
   log: RequestLog;
   /** Numbers the responses, so ids are unique within a run and the same in every run. */
   seq: number;
+  /** The confidential tier's attestation service. */
+  attestation?: MockAttestationService;
 }
 
 /** Starts one backend on `spec.port` (0: a free port, for tests). */
 export async function startMockBackend(spec: MockBackendSpec): Promise<RunningMockBackend> {
   checkSpec(spec);
   const state: BackendState = { spec, log: new RequestLog(), seq: 0 };
+  if (spec.tier === "confidential") state.attestation = await createAttestationService(spec.id);
   const server = createServer(handler(state));
   const port = await listen(server, spec.port, "127.0.0.1");
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
@@ -77,6 +89,8 @@ async function serve(state: BackendState, request: IncomingMessage, response: Se
   const path = new URL(request.url ?? "/", "http://mock.invalid").pathname;
   if (path === INSPECTION_PATH) return inspect(state.log, request, response);
   if (path.startsWith(REDIRECT_PREFIX)) return redirect(state.log, request, response, path.slice(REDIRECT_PREFIX.length));
+  if (state.attestation && path === ATTESTATION_ADMIN_PATH) return attestationAdmin(state.attestation, request, response);
+  if (state.attestation && path === ATTESTATION_PATH) return attest(state, state.attestation, request, response);
 
   const format = wireFormatFor(path, request);
   try {
@@ -181,6 +195,35 @@ async function answer(
   }
   await pause(reply.slowMs, exchange.signal);
   sendJson(exchange.response, 200, format.completion(reply, id));
+}
+
+async function attest(state: BackendState, service: MockAttestationService, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const bodyText = await readBody(request);
+  state.log.record(request, bodyText);
+  if (request.method !== "POST") return sendJson(response, 405, { error: `use POST on ${ATTESTATION_PATH}` });
+  let nonce: unknown;
+  try {
+    nonce = (JSON.parse(bodyText) as { nonce?: unknown }).nonce;
+  } catch {
+    nonce = undefined;
+  }
+  if (typeof nonce !== "string" || nonce.length < 16 || nonce.length > 256) return sendJson(response, 400, { error: "body must be {\"nonce\": string}" });
+  sendJson(response, 200, { token: await service.issue(nonce) });
+}
+
+async function attestationAdmin(service: MockAttestationService, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (request.method === "GET") return sendJson(response, 200, service.settings);
+  if (request.method !== "POST") return sendJson(response, 405, { error: `use GET or POST on ${ATTESTATION_ADMIN_PATH}` });
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(request));
+  } catch {
+    body = undefined;
+  }
+  const settings = parseAttestationSettings(body);
+  if (!settings) return sendJson(response, 400, { error: "body must be {\"mode\": one of the modes in dev/mock/attestation.ts, \"ttlSeconds\"?: 1..3600}" });
+  Object.assign(service.settings, settings);
+  sendJson(response, 200, service.settings);
 }
 
 function inspect(log: RequestLog, request: IncomingMessage, response: ServerResponse): void {

@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EDGE_ORIGIN, GATEWAY_ORIGIN, IDP_MTLS_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS, SPIFFE_ORIGIN } from "./config.ts";
+import { EDGE_ORIGIN, GATEWAY_ORIGIN, IDP_MTLS_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS, SPIFFE_ORIGIN, SSF_ORIGIN } from "./config.ts";
 import { startEdge } from "./edge.ts";
 import { startIdp } from "./idp.ts";
 import { startSpiffeIssuer } from "./spiffe.ts";
+import { startSsfTransmitter } from "./ssf.ts";
 import { startMockBackend } from "./mock-backend.ts";
 import { stopGroup } from "./lib/process-group.ts";
 import { seedEntries } from "./seed.ts";
@@ -76,6 +77,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await assertPortFree(portOf(IDP_MTLS_ORIGIN), "identity provider (mTLS)");
   await assertPortFree(portOf(EDGE_ORIGIN), "dev edge");
   await assertPortFree(portOf(SPIFFE_ORIGIN), "SPIFFE issuer");
+  await assertPortFree(portOf(SSF_ORIGIN), "Shared Signals transmitter");
   for (const backend of MOCK_BACKENDS) await assertPortFree(backend.port, `mock backend ${backend.id}`);
 
   const closers: Array<() => Promise<void>> = [];
@@ -89,6 +91,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const idp = await startIdp({ port: portOf(IDP_ORIGIN), mtlsPort: portOf(IDP_MTLS_ORIGIN) });
     closers.push(idp.close);
     closers.push((await startSpiffeIssuer({ port: portOf(SPIFFE_ORIGIN) })).close);
+    closers.push((await startSsfTransmitter({ port: portOf(SSF_ORIGIN) })).close);
     for (const backend of MOCK_BACKENDS) closers.push((await startMockBackend(backend)).close);
 
     const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
@@ -133,6 +136,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   log(`  mTLS token endpoint ${IDP_MTLS_ORIGIN}/token  (certificate-bound tokens; client certificates in dev/pki)`);
   log(`dev edge           ${EDGE_ORIGIN}  (TLS with client certificates in front of the gateway, as Cloudflare's edge)`);
   log(`SPIFFE issuer      ${SPIFFE_ORIGIN}  (trust bundle at /bundle, JWT-SVIDs at POST /jwt-svid)`);
+  log(`SSF transmitter    ${SSF_ORIGIN}  (keys at /jwks; POST /transmit pushes a CAEP event to the gateway)`);
   for (const b of MOCK_BACKENDS) log(`mock backend       http://127.0.0.1:${b.port}  ${b.id} (${b.region}, ${b.tier})`);
   return { stop };
 }

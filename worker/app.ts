@@ -3,12 +3,21 @@
  * ones; tests build it with a dependency told to fail (an audit log that cannot commit, …).
  */
 import { Hono, type Context } from "hono";
-import { handleAuditEntries, handleAuditHead } from "./audit-routes.ts";
+import {
+  handleAuditCheckpoint,
+  handleAuditEntries,
+  handleAuditExport,
+  handleAuditHead,
+  handleConsistencyProof,
+  handleInclusionProof,
+  handleJwks,
+} from "./audit-routes.ts";
 import type { AppEnv } from "./env.ts";
 import { asGatewayError, errorResponse, GatewayError, type WireFormat } from "./errors.ts";
-import type { PipelineDeps } from "./caller.ts";
+import { continuousOf, type PipelineDeps } from "./caller.ts";
 import { handleModels } from "./models-route.ts";
 import { handleChat } from "./pipeline.ts";
+import { createSsfReceiver } from "./ssf-routes.ts";
 
 /** Errors speak the route's wire format: Anthropic on /v1/messages and for Anthropic clients. */
 function wireFormatOf(request: Request): WireFormat {
@@ -22,6 +31,7 @@ const METHODS = [
   ["/v1/messages", "POST"],
   ["/v1/models", "GET"],
   ["/healthz", "GET"],
+  ["/ssf/events", "POST"],
 ] as const;
 
 export function createApp(deps: PipelineDeps): Hono<AppEnv> {
@@ -32,6 +42,7 @@ export function createApp(deps: PipelineDeps): Hono<AppEnv> {
     await next();
     c.res.headers.set("x-request-id", c.var.state.requestId);
   });
+  app.use("*", continuousOf(deps).observeRequests(deps.audit));
 
   app.onError(function renderError(error, c: Context<AppEnv>) {
     const refusal = asGatewayError(error);
@@ -52,6 +63,12 @@ export function createApp(deps: PipelineDeps): Hono<AppEnv> {
   app.get("/v1/models", (c) => handleModels(c, deps));
   app.get("/audit/:tenant/head", (c) => handleAuditHead(c, deps));
   app.get("/audit/:tenant/entries", (c) => handleAuditEntries(c, deps));
+  app.get("/audit/:tenant/export", (c) => handleAuditExport(c, deps));
+  app.get("/audit/:tenant/checkpoint", (c) => handleAuditCheckpoint(c, deps));
+  app.get("/audit/:tenant/proof/inclusion", (c) => handleInclusionProof(c, deps));
+  app.get("/audit/:tenant/proof/consistency", (c) => handleConsistencyProof(c, deps));
+  app.get("/.well-known/jwks.json", (c) => handleJwks(c));
+  app.post("/ssf/events", createSsfReceiver(deps));
 
   for (const [path, allow] of METHODS) {
     app.all(path, function wrongMethod() {

@@ -10,16 +10,35 @@ import type { Authenticate } from "./identity/index.ts";
 import { createEgress, type Egress } from "./network/index.ts";
 import { AUTH_AGE_UNKNOWN, type PrincipalRef, type RequestEnvironment } from "./policy/index.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
-import type { ConfigSource, GatewayConfig } from "./workload/index.ts";
+import { createContinuousVerification, type ContinuousVerification } from "./verify/risk/index.ts";
+import type { ConfigAudit, ConfigSource, GatewayConfig } from "./workload/index.ts";
 
 export interface PipelineDeps {
   config: ConfigSource;
   authenticate: Authenticate;
   audit: (env: AppEnv["Bindings"]) => AuditSink;
+  /** Revocation and risk (plane 6); tests pass one with options of their own. Default: one per isolate. */
+  continuous?: ContinuousVerification;
+}
+
+const isolateContinuous = createContinuousVerification();
+
+export function continuousOf(deps: PipelineDeps): ContinuousVerification {
+  return deps.continuous ?? isolateContinuous;
 }
 
 /** Where refusals of callers that proved no identity are recorded (no tenant is known for them). */
 export const UNAUTHENTICATED_LOG = "_unauthenticated";
+
+/** Where the configuration source's verdicts on signed bundles (put in force, refused) are recorded. */
+export const CONFIG_LOG = "_config";
+
+/** Records a bundle verdict in the `_config` log, under the id of the request that triggered the load. */
+export function configAudit(sink: () => AuditSink, state: RequestState): ConfigAudit {
+  return async function auditConfigEvent(event) {
+    await sink().commit({ requestId: state.requestId, tenant: CONFIG_LOG, time: new Date(Date.now()).toISOString(), ...event });
+  };
+}
 
 const egressByConfig = new WeakMap<GatewayConfig, Egress>();
 
@@ -55,7 +74,8 @@ export function requestEnvironment(principal: Principal, raw: Request, now: numb
       binding: authn.binding,
       authAge: authn.authTime === undefined ? AUTH_AGE_UNKNOWN : Math.max(0, Math.floor(now / 1000) - authn.authTime),
     },
-    risk: "low",
+    // Not assessed (no path through authenticateCaller) is treated as the worst case: fail closed.
+    risk: principal.risk ?? "high",
     geo: {
       country: typeof cf?.country === "string" ? cf.country : "",
       continent: typeof cf?.continent === "string" ? cf.continent : "",
@@ -98,7 +118,8 @@ export async function commit(sink: AuditSink, record: AuditRecord): Promise<void
 /** Authenticates the caller; a refusal is audited (in the unauthenticated log) before it is returned. */
 export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps): Promise<{ config: GatewayConfig; principal: Principal }> {
   const state = c.var.state;
-  const config = await deps.config.current(c.env.CONFIG, Number(c.env.CONFIG_REFRESH_MS));
+  const config = await deps.config.current(c.env, configAudit(() => deps.audit(c.env), state));
+  let identified: Principal;
   try {
     const raw = c.req.raw;
     const principal = await deps.authenticate(
@@ -107,12 +128,34 @@ export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps)
       { fetch: egressFor(config), cache: c.env.CACHE, replay: c.env.REPLAY_CACHE },
     );
     state.principal = principal;
-    return { config, principal };
+    identified = principal;
   } catch (error) {
     const refusal = asGatewayError(error);
     await commit(
       deps.audit(c.env),
       decisionRecord(state, undefined, { action: "authenticate", decision: "deny", code: refusal.code, reason: refusal.message, configVersion: config.version }),
+    ).catch(() => undefined);
+    throw refusal;
+  }
+  return { config, principal: await assessCaller(c, deps, config, identified) };
+}
+
+/**
+ * Continuous verification of an identified caller: a revoked session, token or principal is refused
+ * (401), and the principal's risk level joins it for this request. A refusal is audited in the
+ * tenant's log, since the principal is known.
+ */
+async function assessCaller(c: Context<AppEnv>, deps: PipelineDeps, config: GatewayConfig, principal: Principal): Promise<Principal> {
+  const state = c.var.state;
+  try {
+    const assessed = await continuousOf(deps).assess(principal, c.env);
+    state.principal = assessed;
+    return assessed;
+  } catch (error) {
+    const refusal = asGatewayError(error);
+    await commit(
+      deps.audit(c.env),
+      decisionRecord(state, principal, { action: "authenticate", decision: "deny", code: refusal.code, reason: refusal.message, configVersion: config.version }),
     ).catch(() => undefined);
     throw refusal;
   }

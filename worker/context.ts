@@ -28,6 +28,8 @@ export interface Authentication {
   /** Seconds since the epoch, when the user last authenticated, if the token says. */
   authTime?: number;
   tokenId?: string;
+  /** Seconds since the epoch, when the token was issued (`iat`), if it says. */
+  issuedAt?: number;
   /** Seconds since the epoch; for a certificate, its notAfter. */
   expiresAt: number;
   binding: Binding;
@@ -60,6 +62,11 @@ export interface Principal {
   actor?: Actor;
   delegation?: Actor[];
   authn: Authentication;
+  /**
+   * The risk engine's level for this principal at this request, set by continuous verification once
+   * the session is known not to be revoked. Absent means not assessed, which policy sees as "high".
+   */
+  risk?: "low" | "medium" | "high";
 }
 
 export type ClassificationLevel = 0 | 1 | 2 | 3;
@@ -96,4 +103,6 @@ export interface RequestState {
   format: WireFormat;
   receivedAt: number;
   principal?: Principal;
+  /** What the request carried, for the risk engine's observation after the response. */
+  observed?: { level: ClassificationLevel; tools: string[] };
 }

@@ -22,6 +22,8 @@ export type ErrorCode =
   | "dpop_proof_replayed"
   | "certificate_invalid"
   | "insufficient_user_authentication"
+  | "session_revoked"
+  | "token_revoked"
   | "forbidden"
   | "policy_denied"
   | "no_eligible_backend"
@@ -30,7 +32,12 @@ export type ErrorCode =
   | "upstream_timeout"
   | "audit_unavailable"
   | "config_unavailable"
-  | "internal";
+  | "internal"
+  | "model_pin_violation"
+  | "attestation_failed"
+  | "backend_suspect"
+  | "risk_unavailable"
+  | "revocation_unavailable";
 
 interface CodeInfo {
   status: number;
@@ -57,6 +64,8 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   dpop_proof_replayed: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
   certificate_invalid: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
   insufficient_user_authentication: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  session_revoked: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
+  token_revoked: { status: 401, openai: "authentication_error", anthropic: "authentication_error" },
   forbidden: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   policy_denied: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   no_eligible_backend: { status: 403, openai: "permission_error", anthropic: "permission_error" },
@@ -66,6 +75,13 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   audit_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
   config_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
   internal: { status: 500, openai: "api_error", anthropic: "api_error" },
+  // The backend, not the caller, is at fault: a reply as an unpinned model, an attestation that does not verify.
+  model_pin_violation: { status: 502, openai: "api_error", anthropic: "api_error" },
+  attestation_failed: { status: 502, openai: "api_error", anthropic: "api_error" },
+  backend_suspect: { status: 503, openai: "api_error", anthropic: "api_error" },
+  // Continuous verification could not run (its Durable Object did not answer): fail closed.
+  risk_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
+  revocation_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
 };
 
 /** Extra facts a 401 needs for its `WWW-Authenticate` challenge (RFC 6750, RFC 9449, RFC 9470). */
@@ -132,12 +148,17 @@ function challengeHeader(error: GatewayError): string {
   return error.code === "token_missing" ? `${parts.join(", ")}, DPoP realm="verity", ${dpopAlgs}` : parts.join(", ");
 }
 
+/** The error object in the route's wire shape (also what an in-stream error event carries). */
+export function errorBody(error: GatewayError, format: WireFormat, requestId: string): Record<string, unknown> {
+  const info = CODES[error.code];
+  return format === "anthropic"
+    ? { type: "error", error: { type: info.anthropic, message: error.message }, request_id: requestId }
+    : { error: { message: error.message, type: info.openai, code: error.code, param: null } };
+}
+
 export function errorResponse(error: GatewayError, format: WireFormat, requestId: string): Response {
   const info = CODES[error.code];
-  const body =
-    format === "anthropic"
-      ? { type: "error", error: { type: info.anthropic, message: error.message }, request_id: requestId }
-      : { error: { message: error.message, type: info.openai, code: error.code, param: null } };
+  const body = errorBody(error, format, requestId);
   const headers = new Headers({ "content-type": "application/json", "x-request-id": requestId, ...error.headers });
   // A malformed DPoP header is a 400 that still tells the caller how to authenticate (RFC 9449 §7.1).
   if (info.status === 401 || error.code === "dpop_proof_malformed") headers.set("www-authenticate", challengeHeader(error));

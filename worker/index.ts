@@ -8,8 +8,9 @@ import { createIdentity } from "./identity/index.ts";
 import { createAuditSink } from "./verify/index.ts";
 import { createConfigSource } from "./workload/index.ts";
 
-export { AuditLog } from "./verify/index.ts";
+export { AuditLog, KeyRing } from "./verify/index.ts";
 export { ReplayCache } from "./identity/replay-cache.ts";
+export { Revocations, RiskEngine } from "./verify/risk/index.ts";
 
 export default createApp({
   config: createConfigSource(),

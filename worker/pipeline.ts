@@ -8,7 +8,7 @@
  * and every decision (allow or deny) is committed to the tenant's audit log before its effect.
  */
 import type { Context } from "hono";
-import { authenticateCaller, commit, decisionRecord, egressFor, principalRef, requestEnvironment, type PipelineDeps } from "./caller.ts";
+import { authenticateCaller, commit, continuousOf, decisionRecord, egressFor, principalRef, requestEnvironment, type PipelineDeps } from "./caller.ts";
 import type { Classification, NormalizedRequest, Principal } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import { classify, LABEL_HEADER } from "./data/index.ts";
@@ -18,6 +18,7 @@ import { readJsonBody, upstreamHeaders } from "./network/index.ts";
 import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
 import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
 import type { Backend, GatewayConfig } from "./workload/index.ts";
+import { workloadGate, type WorkloadVerdict } from "./workload/gate.ts";
 
 /** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
 export function policyFacts(
@@ -53,13 +54,16 @@ interface Route {
   decision: Decision;
   /** Obligations of an allow that this gateway cannot honour (which made the allow unusable). */
   unhonoured: Obligation[];
+  /** The workload plane's refusal of a backend policy allowed (suspect, or no valid attestation). */
+  workload?: Extract<WorkloadVerdict, { eligible: false }>;
 }
 
 /**
  * Policy decides per candidate backend (model served, wire format spoken, by preference); the first
- * one policy allows, with obligations the gateway can honour, is the route.
+ * one policy allows, with obligations the gateway can honour, and that the workload plane finds
+ * eligible (not suspect; attested where required), is the route.
  */
-function route(config: GatewayConfig, request: NormalizedRequest, facts: Omit<InvokeModelFacts, "backend">) {
+async function route(config: GatewayConfig, request: NormalizedRequest, facts: Omit<InvokeModelFacts, "backend">) {
   const candidates = config.registry.backends.filter((b) => b.models.includes(request.model) && b.wireFormats.includes(request.format));
   if (candidates.length === 0) {
     throw new GatewayError("model_not_found", `the model "${request.model}" does not exist or is not offered on this API`);
@@ -68,7 +72,12 @@ function route(config: GatewayConfig, request: NormalizedRequest, facts: Omit<In
   for (const backend of candidates) {
     const decision = config.pdp.decide(invokeModelRequest({ ...facts, backend: backend.id }));
     const unhonoured = decision.effect === "allow" ? decision.obligations.filter((o) => !honourable(o, backend)) : [];
-    if (decision.effect === "allow" && unhonoured.length === 0) return { chosen: { backend, decision, unhonoured }, denials };
+    if (decision.effect === "allow" && unhonoured.length === 0) {
+      const verdict = await workloadGate.check(backend, egressFor(config));
+      if (verdict.eligible) return { chosen: { backend, decision, unhonoured, verdict }, denials };
+      denials.push({ backend, decision, unhonoured, workload: verdict });
+      continue;
+    }
     denials.push({ backend, decision, unhonoured });
   }
   return { chosen: undefined, denials };
@@ -81,6 +90,12 @@ function refusal(denials: Route[]): GatewayError {
       challenge: { error: "insufficient_user_authentication", acrValues: stepUp.acr, ...(stepUp.maxAge ? { maxAge: stepUp.maxAge } : {}) },
     });
   }
+  // A backend policy allowed failed the workload plane: say so, rather than "policy denied".
+  const workload = denials.find((d) => d.workload)?.workload;
+  if (workload?.code === "attestation_failed") {
+    return new GatewayError("attestation_failed", "the backend this request may use could not prove what it runs (attestation failed); nothing was sent");
+  }
+  if (workload) return new GatewayError("backend_suspect", "the backend this request may use is suspended after answering as an unpinned model");
   if (denials.some((d) => d.unhonoured.length > 0)) {
     return new GatewayError("no_eligible_backend", "policy allows this request only under conditions no backend can meet here");
   }
@@ -116,6 +131,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   const body = await readJsonBody(c.req.raw, Number(c.env.MAX_BODY_BYTES));
   const request = provider.parse(body.json);
   const classification = classify(request.texts, c.req.header(LABEL_HEADER) ?? null);
+  state.observed = { level: classification.level, tools: request.tools };
   const requestDigest = await sha256Hex(body.bytes);
   const baseFields = {
     action: "invoke_model",
@@ -128,7 +144,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   };
 
   const facts = policyFacts(principal, request, classification, c.req.raw, c.var.state.receivedAt);
-  const { chosen, denials } = route(config, request, facts);
+  const { chosen, denials } = await route(config, request, facts);
   if (!chosen) {
     const refused = refusal(denials);
     await commit(
@@ -139,13 +155,14 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
         code: refused.code,
         facts,
         // Every candidate's own decision, so replay can re-evaluate each one.
-        candidates: denials.map(({ backend, decision, unhonoured }) => ({
+        candidates: denials.map(({ backend, decision, unhonoured, workload }) => ({
           resource: { type: "Backend", id: backend.id },
           effect: decision.effect,
           reasons: decision.reasons,
           errors: decision.errors,
           obligations: decision.obligations,
           unhonoured,
+          ...(workload ? { workload: { code: workload.code, reason: workload.reason, detail: workload.detail } } : {}),
           entitySlice: decision.entitySlice,
         })),
       }),
@@ -153,7 +170,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
     throw refused;
   }
 
-  const { backend, decision } = chosen;
+  const { backend, decision, verdict } = chosen;
   const upstreamBody = applyObligations(request, decision);
   let apiKey: string;
   try {
@@ -174,10 +191,17 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
       obligations: decision.obligations,
       facts,
       entitySlice: decision.entitySlice,
+      ...(verdict.attestation ? { attestation: verdict.attestation } : {}),
     }),
   );
 
+  let completed = false;
   const completion = (outcome: Partial<RelayOutcome> & { status: number; error?: string }) => {
+    // One completion record per request: a reply the relay stopped is recorded there, not again here.
+    if (completed) return;
+    completed = true;
+    if (outcome.pinViolation) workloadGate.markSuspect(backend);
+    continuousOf(deps).observeUsage(c, sink, principal, (outcome.inputTokens ?? 0) + (outcome.outputTokens ?? 0));
     c.executionCtx.waitUntil(
       sink
         .commit({
@@ -204,6 +228,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
       stream: request.stream,
       requestId: state.requestId,
       timeoutMs: backend.timeoutMs,
+      pin: { backendId: backend.id, requested: request.model, models: backend.models, ...(backend.systemFingerprints ? { systemFingerprints: backend.systemFingerprints } : {}) },
       done: completion,
     });
   } catch (error) {

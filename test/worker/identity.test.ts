@@ -748,3 +748,26 @@ describe("Cloudflare Access application tokens (Cf-Access-Jwt-Assertion) through
     await expectRefused(await chat({ headers: { "cf-access-jwt-assertion": token } }), { code: "token_invalid", reason: /"aud" claim/ });
   });
 });
+
+describe("an issuer that requires sender-constrained tokens", () => {
+  async function requireBinding(): Promise<void> {
+    await seedKv(env.CONFIG, (files) => {
+      withLocalIssuers(files);
+      for (const issuer of files.issuers as Array<{ id: string; binding?: string }>) if (issuer.id === "forge") issuer.binding = "required";
+    });
+  }
+
+  it("refuses its plain bearer token (token_unbound), serves its certificate-bound token with the certificate", async () => {
+    await requireBinding();
+    try {
+      await expectRefused(await chat({ headers: bearerAuth(await forged()) }), { code: "token_unbound", reason: /must be sender-constrained/ });
+      const bound = await forged({ cnf: { "x5t#S256": THUMBPRINTS["alice-device"] } });
+      const record = await expectServed(await chat({ headers: bearerAuth(bound), cf: cfWith("alice-device") }));
+      expect(record.principal).toMatchObject({ id: "alice", binding: "mtls" });
+      // Other issuers keep their own setting: the dev identity provider's bearer tokens are still served.
+      await expectServed(await chat({ headers: bearerAuth(alice) }));
+    } finally {
+      await seedKv(env.CONFIG, withLocalIssuers);
+    }
+  });
+});

@@ -93,6 +93,8 @@ export interface SubjectFacts {
   amr: string[];
   /** Seconds since the epoch. */
   authTime?: number;
+  /** Seconds since the epoch (`iat`). */
+  issuedAt?: number;
   tokenId?: string;
   /** Seconds since the epoch (`exp`). */
   expiresAt: number;
@@ -192,6 +194,7 @@ export function principalFromClaims(verified: VerifiedToken, registry: Pick<Regi
     expiresAt: claims.exp!,
     ...(sessionId !== undefined ? { sessionId } : {}),
     ...(typeof claims.auth_time === "number" ? { authTime: claims.auth_time } : {}),
+    ...(typeof claims.iat === "number" ? { issuedAt: claims.iat } : {}),
     ...(tokenId !== undefined ? { tokenId } : {}),
     ...(delegation.length > 0 ? { actor: delegation[0]!, delegation } : {}),
     ...(cnf !== undefined ? { confirmation: cnf } : {}),

@@ -262,6 +262,7 @@ export function createIdentity(options: IdentityOptions) {
       binding: bound,
       ...(boundKey !== undefined ? { boundKey } : {}),
       ...(facts.authTime !== undefined ? { authTime: facts.authTime } : {}),
+      ...(facts.issuedAt !== undefined ? { issuedAt: facts.issuedAt } : {}),
       ...(facts.tokenId !== undefined ? { tokenId: facts.tokenId } : {}),
     };
     const principal: Principal = {

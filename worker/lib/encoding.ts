@@ -35,3 +35,24 @@ export async function sha256(data: string | Uint8Array): Promise<Uint8Array> {
 export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   return toHex(await sha256(data));
 }
+
+/** Standard base64 (RFC 4648 §4) with padding, as DSSE envelopes carry payloads and signatures. */
+export function base64(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let binary = "";
+  for (const byte of view) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes canonical padded standard base64 only; `atob` alone also accepts whitespace and missing padding. */
+export function fromBase64(text: string): Uint8Array {
+  if (!BASE64.test(text)) throw new TypeError("not canonical padded base64");
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  // Non-zero bits in the last character's unused part would give two texts for one value.
+  if (base64(out) !== text) throw new TypeError("not canonical padded base64");
+  return out;
+}

@@ -1,5 +1,6 @@
-import { GatewayError } from "../errors.ts";
+import { errorBody, GatewayError } from "../errors.ts";
 import { responseHeaders } from "../network/index.ts";
+import { checkClaim, claimOf, createStreamPinGuard, type ModelPin, type PinViolation } from "./model-pin.ts";
 import type { UsageReport, WireProvider } from "./types.ts";
 import { isRecord } from "./validate.ts";
 
@@ -10,6 +11,10 @@ export interface RelayOutcome extends UsageReport {
   bytes: number;
   /** The caller went away before the end; the upstream request was cancelled. */
   aborted: boolean;
+  /** Set when the reply was stopped (its code), e.g. `model_pin_violation`. */
+  error?: string;
+  /** The reply claimed a model the backend is not pinned to serve; it was stopped. */
+  pinViolation?: PinViolation;
 }
 
 /** A non-streamed reply larger than this is refused rather than buffered (Workers have 128 MB). */
@@ -55,6 +60,12 @@ async function relayWhole(
   if (!isRecord(reply) || !provider.isCompletion(reply)) {
     throw new GatewayError("upstream_error", "the model backend sent an invalid reply");
   }
+  const pinViolation = checkClaim(provider.format, options.pin, claimOf(provider.format, reply));
+  if (pinViolation) {
+    const refusal = pinRefusal();
+    done({ ...provider.readUsage(reply), status: refusal.status, stream: false, bytes: text.length, aborted: false, error: refusal.code, pinViolation });
+    throw refusal;
+  }
   done({ ...provider.readUsage(reply), status: upstream.status, stream: false, bytes: text.length, aborted: false });
   const headers = responseHeaders(upstream.headers, requestId);
   headers.set("content-type", "application/json");
@@ -93,29 +104,54 @@ function createUsageObserver(provider: WireProvider) {
   };
 }
 
-function relayStream(provider: WireProvider, upstream: Response, { requestId, done }: RelayOptions): Response {
+function pinRefusal(): GatewayError {
+  return new GatewayError("model_pin_violation", "the model backend answered as a model it is not pinned to serve; the reply was stopped");
+}
+
+/** The provider's own in-stream error event (OpenAI: a `data:` error object; Anthropic: `event: error`). */
+function errorEvent(provider: WireProvider, error: GatewayError, requestId: string): Uint8Array {
+  const data = JSON.stringify(errorBody(error, provider.format, requestId));
+  return new TextEncoder().encode(provider.format === "anthropic" ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`);
+}
+
+function relayStream(provider: WireProvider, upstream: Response, { requestId, done, pin }: RelayOptions): Response {
   const body = upstream.body;
   if (!body || !(upstream.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     throw new GatewayError("upstream_error", "the model backend did not stream its reply");
   }
   const observer = createUsageObserver(provider);
+  const guard = createStreamPinGuard(provider.format, pin);
   let bytes = 0;
   let finished = false;
-  const finish = (aborted: boolean) => {
+  const finish = (aborted: boolean, pinViolation?: PinViolation) => {
     if (finished) return;
     finished = true;
-    done({ ...observer.usage, status: upstream.status, stream: true, bytes, aborted });
+    done({ ...observer.usage, status: upstream.status, stream: true, bytes, aborted, ...(pinViolation ? { error: "model_pin_violation", pinViolation } : {}) });
+  };
+  /** Ends the stream with the provider's error event and nothing more of the model's output. */
+  const stop = (controller: TransformStreamDefaultController<Uint8Array>, violation: PinViolation, ended = false) => {
+    finish(false, violation);
+    controller.enqueue(errorEvent(provider, pinRefusal(), requestId));
+    // Closes the caller's side; the pipe then cancels the upstream body, closing that connection.
+    if (!ended) controller.terminate();
   };
 
-  // Each upstream chunk is forwarded as soon as it arrives. A caller that goes away cancels the
-  // readable side, and the pipe cancels the upstream body, which closes the upstream connection.
+  // Each upstream chunk is forwarded as soon as it arrives once the stream's first model-naming event
+  // has honoured the pin (until then it is held back). A caller that goes away cancels the readable
+  // side, and the pipe cancels the upstream body, which closes the upstream connection.
   const meter = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
+      if (finished) return;
       bytes += chunk.byteLength;
       observer.observe(chunk);
-      controller.enqueue(chunk);
+      const { forward, violation } = guard.push(chunk);
+      if (violation) return stop(controller, violation);
+      for (const piece of forward) controller.enqueue(piece);
     },
-    flush() {
+    flush(controller) {
+      const { forward, violation } = guard.end();
+      if (violation) return stop(controller, violation, true);
+      for (const piece of forward) controller.enqueue(piece);
       finish(false);
     },
     cancel() {
@@ -133,6 +169,8 @@ export interface RelayOptions {
   requestId: string;
   /** Bound on reading a whole (non-streamed) reply after its headers. */
   timeoutMs: number;
+  /** The models the backend may serve for this request; a reply claiming another one is stopped. */
+  pin: ModelPin;
   done: (outcome: RelayOutcome) => void;
 }
 

@@ -1,9 +1,16 @@
 /**
  * `AuditLog`: the Durable Object holding one tenant's audit log (callers address it with
- * `idFromName(tenant)`). A shell: it wires SQLite storage to `AuditLogCore` and exposes the core
- * over Workers RPC. All rules live in the core.
+ * `idFromName(tenant)`). A shell: it wires SQLite storage to `AuditLogCore` and `CheckpointIssuer`
+ * and exposes them over Workers RPC. All rules live in the cores.
+ *
+ * Checkpoints are signed by the `KeyRing` object (over RPC; the private keys never come here). The
+ * alarm is armed by the first append after a checkpoint and fires one interval later, so a log
+ * that is not written to costs no alarms.
  */
 import { DurableObject } from "cloudflare:workers";
+import { logOrigin } from "./checkpoint.ts";
+import { CheckpointIssuer } from "./checkpoint-issuer.ts";
+import { auditOrigin, checkpointIntervalMs, type VerifyVars } from "./config.ts";
 import {
   type AppendReceipt,
   type AuditEntry,
@@ -12,24 +19,62 @@ import {
   type InclusionProof,
   type TreeHead,
 } from "./core.ts";
+import { AuditError } from "./errors.ts";
+import { KEY_RING_NAME, type KeyRing } from "./key-ring.ts";
 import type { AuditRecord } from "./record.ts";
 import { SqlAuditStore } from "./sql-store.ts";
 
-export class AuditLog extends DurableObject<unknown> {
-  readonly #core: AuditLogCore;
+export interface AuditLogEnv extends VerifyVars {
+  KEY_RING: DurableObjectNamespace<KeyRing>;
+}
 
-  constructor(ctx: DurableObjectState, env: unknown) {
+/** What a checkpoint read returns: the signed note and the size it covers. */
+export interface SignedCheckpoint {
+  size: number;
+  note: string;
+}
+
+export class AuditLog extends DurableObject<AuditLogEnv> {
+  readonly #core: AuditLogCore;
+  readonly #checkpoints: CheckpointIssuer;
+  readonly #intervalMs: number;
+  /** An alarm is pending (known without a storage read after the first append). */
+  #armed: boolean | undefined;
+
+  constructor(ctx: DurableObjectState, env: AuditLogEnv) {
     super(ctx, env);
     // Synchronous SQLite work only, so nothing else can run in the object before the schema exists.
-    this.#core = new AuditLogCore(new SqlAuditStore(ctx.storage), { tenant: ctx.id.name });
+    const store = new SqlAuditStore(ctx.storage);
+    const tenant = ctx.id.name;
+    this.#core = new AuditLogCore(store, { tenant });
+    this.#intervalMs = checkpointIntervalMs(env);
+    this.#checkpoints = new CheckpointIssuer({
+      origin: logOrigin(auditOrigin(env), tenant ?? store.tenant() ?? "_unnamed"),
+      head: () => this.#core.treeHead(),
+      store,
+      sign: (text) => {
+        const ring = env.KEY_RING.get(env.KEY_RING.idFromName(KEY_RING_NAME));
+        return ring.signNote(text);
+      },
+      maxAgeMs: this.#intervalMs,
+    });
   }
 
   /**
    * Write-ahead commit: resolves only after the records are committed, and the reply is held by
    * the output gate until the commit is durable. A rejection means nothing was written.
    */
-  append(records: AuditRecord[]): Promise<AppendReceipt[]> {
-    return this.#core.append(records);
+  async append(records: AuditRecord[]): Promise<AppendReceipt[]> {
+    const receipts = await this.#core.append(records);
+    if (this.#armed !== true) {
+      // After the commit, so a failing append arms nothing; a checkpoint failure never fails an append.
+      this.#armed = (await this.ctx.storage.getAlarm()) !== null;
+      if (!this.#armed) {
+        await this.ctx.storage.setAlarm(Date.now() + this.#intervalMs);
+        this.#armed = true;
+      }
+    }
+    return receipts;
   }
 
   treeHead(): TreeHead {
@@ -46,5 +91,24 @@ export class AuditLog extends DurableObject<unknown> {
 
   consistencyProof(from: number, to: number): Promise<ConsistencyProof> {
     return this.#core.consistencyProof(from, to);
+  }
+
+  /** The latest signed checkpoint, issued on demand when it is behind the log or older than the interval. */
+  async checkpoint(): Promise<SignedCheckpoint> {
+    const { size, note } = await this.#checkpoints.current();
+    return { size, note };
+  }
+
+  /** A checkpoint this log signed at `size`, if it kept one. */
+  checkpointAt(size: number): SignedCheckpoint | undefined {
+    if (!Number.isSafeInteger(size) || size < 0) throw new AuditError("invalid_argument", "size must be a non-negative safe integer");
+    const found = this.#checkpoints.at(size);
+    return found === undefined ? undefined : { size: found.size, note: found.note };
+  }
+
+  override async alarm(): Promise<void> {
+    this.#armed = false;
+    // A throw makes the runtime retry the alarm (with backoff), which is what a signing outage needs.
+    await this.#checkpoints.onInterval();
   }
 }

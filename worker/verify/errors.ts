@@ -28,7 +28,19 @@ export type AuditErrorCode =
   /** Stored state contradicts itself (a node the tree needs is missing); the log needs an operator. */
   | "corrupt"
   /** The stored schema is newer than this code understands; refusing to touch it. */
-  | "schema_too_new";
+  | "schema_too_new"
+  /** A signed note is malformed (layout, encoding, control characters, too many signatures). */
+  | "invalid_note"
+  /** A verifier key (vkey or JWK) is malformed, of another type, or its key ID does not match. */
+  | "invalid_key"
+  /** A signature by a known key does not verify: the note is forged or altered. */
+  | "invalid_signature"
+  /** No signature on a note is by a key the verifier trusts. */
+  | "unknown_signer"
+  /** A checkpoint's text is not origin, tree size and root hash, or it names another log. */
+  | "invalid_checkpoint"
+  /** The key ring has no key that may sign now (or could not be reached); nothing was signed. */
+  | "signing_unavailable";
 
 export class AuditError extends Error {
   override readonly name = "AuditError";

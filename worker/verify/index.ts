@@ -2,7 +2,22 @@
  * Plane 6 (verify): the tamper-evident audit log. The pipeline uses `createAuditSink`; the Worker
  * exports `AuditLog` (bound as AUDIT_LOG); auditors and the CLI use the proof verifiers.
  */
-export { AuditLog } from "./audit-log.ts";
+export { AuditLog, type AuditLogEnv, type SignedCheckpoint } from "./audit-log.ts";
+export { type Checkpoint, checkpointText, DEFAULT_AUDIT_ORIGIN, logOrigin, parseCheckpointText } from "./checkpoint.ts";
+export { CheckpointIssuer, type CheckpointStore, type NoteSigner, type StoredCheckpoint } from "./checkpoint-issuer.ts";
+export { auditOrigin, checkpointIntervalMs, keyRingPolicy, type VerifyVars } from "./config.ts";
+export { KEY_RING_NAME, KeyRing } from "./key-ring.ts";
+export { KeyRingCore, type KeyRingPolicy, type KeyRingStore, type PublishedKey, type RingKey } from "./key-ring-core.ts";
+export {
+  ed25519KeyId,
+  formatNote,
+  type NoteVerifier,
+  parseNote,
+  parseVerifierKey,
+  signatureLine,
+  verifierKeyString,
+  verifyNote,
+} from "./note.ts";
 export {
   type AppendReceipt,
   type AuditEntry,

@@ -9,6 +9,7 @@
  */
 import { AuditError } from "./errors.ts";
 import { EMPTY_TREE_ROOT, type Hash } from "./merkle/hash.ts";
+import type { CheckpointStore, StoredCheckpoint } from "./checkpoint-issuer.ts";
 import type { AppendBatch, AuditStore, StoredHead, StoredLeaf } from "./store.ts";
 
 /** The part of `DurableObjectStorage` the store needs; tests wrap it to fail chosen statements. */
@@ -23,6 +24,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE TABLE audit_leaves (idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, record TEXT NOT NULL)`,
     // Perfect subtree roots of level ≥ 1 (level 0 lives in audit_leaves); immutable once written.
     `CREATE TABLE audit_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID`,
+  ],
+  [
+    // Signed checkpoints (C2SP signed notes), the latest one per tree size.
+    `CREATE TABLE audit_checkpoints (size INTEGER PRIMARY KEY, issued_at INTEGER NOT NULL, note TEXT NOT NULL)`,
   ],
 ];
 
@@ -54,7 +59,7 @@ export function ensureSchema(storage: SqlBackend): void {
   });
 }
 
-export class SqlAuditStore implements AuditStore {
+export class SqlAuditStore implements AuditStore, CheckpointStore {
   readonly #storage: SqlBackend;
 
   /** Ensures the schema; cheap and idempotent, so it runs every time the object starts. */
@@ -113,5 +118,27 @@ export class SqlAuditStore implements AuditStore {
         blob(batch.head.root),
       );
     });
+  }
+
+  latestCheckpoint(): StoredCheckpoint | undefined {
+    return this.#checkpoint(`SELECT size, issued_at, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1`);
+  }
+
+  checkpointAt(size: number): StoredCheckpoint | undefined {
+    return this.#checkpoint(`SELECT size, issued_at, note FROM audit_checkpoints WHERE size = ?`, size);
+  }
+
+  saveCheckpoint(checkpoint: StoredCheckpoint): void {
+    this.#storage.sql.exec(
+      `INSERT INTO audit_checkpoints (size, issued_at, note) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET issued_at = excluded.issued_at, note = excluded.note`,
+      checkpoint.size,
+      checkpoint.issuedAt,
+      checkpoint.note,
+    );
+  }
+
+  #checkpoint(query: string, ...bindings: number[]): StoredCheckpoint | undefined {
+    const row = this.#storage.sql.exec<{ size: number; issued_at: number; note: string }>(query, ...bindings).toArray()[0];
+    return row === undefined ? undefined : { size: row.size, issuedAt: row.issued_at, note: row.note };
   }
 }

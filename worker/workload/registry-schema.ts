@@ -76,6 +76,33 @@ export const workloadSchema = {
   },
 } as const;
 
+/** A pinned public key of an attestation verifier (RFC 7517 JWK; `kid` and `alg` required, no private part). */
+const attestationKey = {
+  type: "object",
+  required: ["kty", "kid", "alg"],
+  not: { anyOf: [{ required: ["d"] }, { required: ["p"] }, { required: ["k"] }] },
+  properties: { kty: { enum: ["EC", "RSA", "OKP"] }, kid: { type: "string", minLength: 1, maxLength: 128 }, alg: algorithms.items },
+} as const;
+
+/** How a confidential backend proves what runs there (worker/workload/attestation.ts). */
+const attestationSchema = {
+  type: "object",
+  required: ["issuer", "jwks", "measurements", "maxAgeSeconds"],
+  additionalProperties: false,
+  properties: {
+    issuer: { type: "string", minLength: 1 },
+    jwks: {
+      type: "object",
+      required: ["keys"],
+      additionalProperties: false,
+      properties: { keys: { type: "array", minItems: 1, maxItems: 8, items: attestationKey } },
+    },
+    // Launch measurements (hex digests: SHA-256 to SHA-512).
+    measurements: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[0-9a-fA-F]{64,128}$" } },
+    maxAgeSeconds: { type: "integer", minimum: 1, maximum: 86400 },
+  },
+} as const;
+
 export const backendSchema = {
   type: "object",
   required: ["id", "wireFormats", "baseUrl", "region", "jurisdiction", "tier", "models", "secret", "timeoutMs", "preference"],
@@ -92,6 +119,9 @@ export const backendSchema = {
     secret: secretName,
     timeoutMs: { type: "integer", minimum: 100, maximum: 300000 },
     preference: { type: "integer", minimum: 0, maximum: 1000 },
+    // OpenAI `system_fingerprint`s the backend may answer with (model pinning, where the provider offers it).
+    systemFingerprints: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1, maxLength: 128 } },
+    attestation: attestationSchema,
   },
 } as const;
 
@@ -111,6 +141,24 @@ export const toolSchema = {
   },
 } as const;
 
+/** A Shared Signals transmitter whose Security Event Tokens (RFC 8417, SSF 1.0) the gateway accepts. */
+export const transmitterSchema = {
+  type: "object",
+  required: ["id", "issuer", "jwksUri", "audience", "algorithms", "tenants"],
+  additionalProperties: false,
+  properties: {
+    id,
+    issuer: { type: "string", minLength: 1 },
+    jwksUri: { type: "string", minLength: 1 },
+    audience: { type: "string", minLength: 1 },
+    algorithms,
+    tenants: { type: "array", minItems: 1, uniqueItems: true, items: id },
+    // A SET's jti is remembered 600 s at most (the replay cache's cap), so an accepted SET may be no
+    // older than that minus the 60 s clock skew: 540 s.
+    maxEventAgeSeconds: { type: "integer", minimum: 1, maximum: 540 },
+  },
+} as const;
+
 export const registrySchema = {
   type: "object",
   required: ["tenants", "issuers", "backends", "tools"],
@@ -122,5 +170,6 @@ export const registrySchema = {
     workloads: { type: "array", items: workloadSchema },
     backends: { type: "array", minItems: 1, items: backendSchema },
     tools: { type: "array", items: toolSchema },
+    transmitters: { type: "array", items: transmitterSchema },
   },
 } as const;

@@ -1,6 +1,7 @@
 import { Validator } from "@cfworker/json-schema";
 import type { WireFormat } from "../errors.ts";
 import { parseSpiffeId } from "../lib/spiffe-id.ts";
+import type { AttestationPolicy } from "./attestation.ts";
 import { registrySchema } from "./registry-schema.ts";
 
 /** The configuration registry: who may issue tokens, which tenants and backends exist, which tools. */
@@ -88,6 +89,10 @@ export interface Backend {
   secret: string;
   timeoutMs: number;
   preference: number;
+  /** OpenAI `system_fingerprint`s this backend may answer with; absent: not checked. */
+  systemFingerprints?: string[];
+  /** Required of the confidential tier: how the backend proves what runs there (attestation.ts). */
+  attestation?: AttestationPolicy;
 }
 
 export interface Tool {
@@ -101,6 +106,21 @@ export interface Tool {
   arguments: Record<string, unknown>;
 }
 
+/** A Shared Signals transmitter (SSF 1.0 push delivery, RFC 8935) and what it may speak about. */
+export interface Transmitter {
+  id: string;
+  /** Compared exactly with the SET's `iss`. */
+  issuer: string;
+  jwksUri: string;
+  /** The SET's `aud` must contain this (the receiver's identity at this transmitter). */
+  audience: string;
+  algorithms: string[];
+  /** The tenants whose sessions and principals this transmitter's events may act on. */
+  tenants: string[];
+  /** Oldest `iat` accepted (default 300 s). */
+  maxEventAgeSeconds?: number;
+}
+
 export interface Registry {
   tenants: ReadonlyMap<string, Tenant>;
   issuers: readonly Issuer[];
@@ -111,6 +131,7 @@ export interface Registry {
   /** Sorted by preference (lower first), then id, so routing is deterministic. */
   backends: readonly Backend[];
   tools: ReadonlyMap<string, Tool>;
+  transmitters: readonly Transmitter[];
   /** Every origin the gateway may fetch: the egress allowlist derives from this and nothing else. */
   origins: ReadonlySet<string>;
 }
@@ -182,6 +203,7 @@ export function parseRegistry(raw: unknown): Registry {
     workloads?: (Omit<Workload, "spiffeIds" | "certificates"> & Partial<Workload>)[];
     backends: Backend[];
     tools: Tool[];
+    transmitters?: Transmitter[];
   };
 
   const tenants = new Map<string, Tenant>(Object.entries(doc.tenants).map(([id, t]) => [id, { id, ...t }]));
@@ -252,6 +274,13 @@ export function parseRegistry(raw: unknown): Registry {
     origins.add(parseOrigin(`tools[${tool.id}].endpoint`, tool.endpoint).origin);
   }
   backends.sort((a, b) => a.preference - b.preference || a.id.localeCompare(b.id));
+  const transmitters = doc.transmitters ?? [];
+  unique("transmitters", transmitters.map((t) => t.id));
+  unique("transmitters (issuer)", transmitters.map((t) => t.issuer));
+  for (const transmitter of transmitters) {
+    for (const tenant of transmitter.tenants) knownTenant(`transmitters[${transmitter.id}].tenants`, tenant);
+    origins.add(parseOrigin(`transmitters[${transmitter.id}].jwksUri`, transmitter.jwksUri).origin);
+  }
 
   return {
     tenants,
@@ -262,6 +291,7 @@ export function parseRegistry(raw: unknown): Registry {
     workloadByCertificate,
     backends,
     tools: new Map(doc.tools.map((t) => [t.id, t])),
+    transmitters,
     origins,
   };
 }

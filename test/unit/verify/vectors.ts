@@ -65,3 +65,24 @@ export function jcsCases(): JcsCase[] {
     })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
+
+const c2spFiles = import.meta.glob("../../../../shared/vectors/c2sp/*.json", { eager: true, import: "default" }) as Record<string, unknown>;
+
+export interface SignedNoteCase {
+  name: string;
+  verifierKey: string;
+  note: string;
+  expect: "valid" | "invalid";
+}
+
+/** The C2SP signed-note example(s): every `*_example` object of the c2sp folder's JSON files. */
+export function signedNoteCases(): SignedNoteCase[] {
+  return Object.entries(c2spFiles).flatMap(([path, data]) =>
+    Object.entries(data as Record<string, unknown>)
+      .filter(([key]) => key.endsWith("_example"))
+      .map(([key, value]) => {
+        const v = value as { verifier_key: string; note: string; expect: "valid" | "invalid" };
+        return { name: `${path.slice(path.lastIndexOf("/") + 1)}#${key}`, verifierKey: v.verifier_key, note: v.note, expect: v.expect };
+      }),
+  );
+}

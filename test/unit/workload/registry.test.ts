@@ -135,3 +135,37 @@ describe("identity sections of the registry", () => {
     expect(refusal((d) => (d.trustDomains[0].trustDomain = "spiffe://acme.verity.local"))).toMatch(/trustDomain/);
   });
 });
+
+describe("Shared Signals transmitters", () => {
+  const withTransmitters = () => ({ ...seededRegistry(), transmitters: structuredClone(seedFiles().transmitters) as Record<string, any>[] });
+  function transmitterRefusal(mutate: (transmitters: Record<string, any>[]) => void): string {
+    const doc = withTransmitters();
+    mutate(doc.transmitters);
+    try {
+      parseRegistry(doc);
+    } catch (error) {
+      expect(error).toBeInstanceOf(RegistryError);
+      return (error as Error).message;
+    }
+    throw new Error("the registry was accepted");
+  }
+
+  it("accepts the seeded transmitter and allows egress to its key set only", () => {
+    const registry = parseRegistry(withTransmitters());
+    expect(registry.transmitters.map((t) => t.id)).toEqual(["dev-ssf"]);
+    expect(registry.origins.has("http://127.0.0.1:8796")).toBe(true);
+  });
+
+  it("has none when the section is absent", () => {
+    expect(parseRegistry(seededRegistry()).transmitters).toEqual([]);
+  });
+
+  it("refuses an unknown tenant, a duplicate issuer, an HMAC algorithm, a plain-http key set and a too-long event age", () => {
+    expect(transmitterRefusal((t) => (t[0]!.tenants = ["initech"]))).toBe('transmitters[dev-ssf].tenants: unknown tenant "initech"');
+    expect(transmitterRefusal((t) => t.push({ ...t[0], id: "dev-ssf-2" }))).toMatch(/transmitters \(issuer\)/);
+    expect(transmitterRefusal((t) => (t[0]!.algorithms = ["HS256"]))).toMatch(/\/transmitters\/0\/algorithms/);
+    expect(transmitterRefusal((t) => (t[0]!.jwksUri = "http://ssf.example/jwks"))).toMatch(/plain http is allowed only to loopback/);
+    expect(transmitterRefusal((t) => (t[0]!.maxEventAgeSeconds = 3600))).toMatch(/maxEventAgeSeconds/);
+    expect(transmitterRefusal((t) => delete t[0]!.audience)).toMatch(/audience/);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * The audit benchmark's Worker (bench/audit.ts): the gateway's own audit sink and `AuditLog` Durable
+ * Object (SQLite, group commit) in workerd, driven in batches so the Node side can time them from
+ * outside (workerd's clock does not advance while code runs).
+ *
+ *   POST /append?n=N&inflight=C&tenant=T   N decision records, C commits in flight at a time, answers 204
+ *   POST /checkpoint?tenant=T              signs a checkpoint of the log (KeyRing round trip), answers 204
+ *   GET  /healthz
+ *
+ * `inflight=1` is one request's audit step (one commit awaited before the next); larger values are
+ * many requests of one tenant at once, which the log commits in groups.
+ */
+import { AuditLog, type AuditRecord, createAuditSink, KeyRing } from "../worker/verify/index.ts";
+
+export { AuditLog, KeyRing };
+
+interface Env {
+  AUDIT_LOG: DurableObjectNamespace<AuditLog>;
+}
+
+/** A decision record of the size the pipeline writes (≈ 1.5 KB canonical, entity slice included). */
+function record(tenant: string, i: number): AuditRecord {
+  return {
+    type: "decision",
+    requestId: crypto.randomUUID(),
+    tenant,
+    time: new Date().toISOString(),
+    principal: { kind: "user", id: "alice", clientId: "verity-cli", method: "jwt", issuer: "https://idp.bench", binding: "none", sessionId: null },
+    actor: null,
+    delegation: null,
+    action: "invoke_model",
+    model: "gpt-4o-mini",
+    stream: false,
+    classification: { level: 0, categories: [], findings: 0 },
+    requestDigest: "9f".repeat(32),
+    configVersion: "ab".repeat(32),
+    policyVersion: "cd".repeat(32),
+    decision: i % 10 === 0 ? "deny" : "allow",
+    resource: { type: "Backend", id: "eu-public" },
+    reasons: ["models/tenant-members-may-chat"],
+    errors: [],
+    obligations: [],
+    facts: {
+      authn: { method: "jwt", mfa: false, acr: "", binding: "none", authAge: 120 },
+      risk: "low",
+      geo: { country: "DE", continent: "EU" },
+      principal: { type: "User", id: "alice" },
+      model: "gpt-4o-mini",
+      classification: { level: 0, categories: [] },
+      request: { wireFormat: "openai", stream: false, tools: [] },
+    },
+    entitySlice: [
+      { uid: { type: "User", id: "alice" }, attrs: { tenant: "acme", roles: ["member"] }, parents: [{ type: "Group", id: "acme/members" }] },
+      { uid: { type: "Group", id: "acme/members" }, attrs: {}, parents: [] },
+      { uid: { type: "Backend", id: "eu-public" }, attrs: { region: "eu", tier: "public", attested: false }, parents: [] },
+      { uid: { type: "Tenant", id: "acme" }, attrs: { residency: "eu" }, parents: [] },
+    ],
+  };
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/healthz") return new Response("ok");
+    const tenant = url.searchParams.get("tenant") ?? "bench";
+    if (url.pathname === "/checkpoint") {
+      await (env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant)) as unknown as { checkpoint(): Promise<unknown> }).checkpoint();
+      return new Response(null, { status: 204 });
+    }
+    if (url.pathname !== "/append") return new Response("not found", { status: 404 });
+    const n = Number(url.searchParams.get("n") ?? "0");
+    const inflight = Math.max(1, Number(url.searchParams.get("inflight") ?? "1"));
+    const batch = Number(url.searchParams.get("batch") ?? "0");
+    if (batch > 0) {
+      const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant)) as unknown as { append(r: unknown[]): Promise<unknown> };
+      for (let i = 0; i < n; i += batch) await log.append(Array.from({ length: Math.min(batch, n - i) }, (_, j) => record(tenant, i + j)));
+      return new Response(null, { status: 204 });
+    }
+    const sink = createAuditSink(env.AUDIT_LOG);
+    let next = 0;
+    const lane = async () => {
+      while (next < n) await sink.commit(record(tenant, next++));
+    };
+    await Promise.all(Array.from({ length: Math.min(inflight, Math.max(1, n)) }, lane));
+    return new Response(null, { status: 204 });
+  },
+};

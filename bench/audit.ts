@@ -1,0 +1,139 @@
+/**
+ * The audit log's throughput and the audit step's cost per request (issue 8), with the gateway's own
+ * sink and `AuditLog` Durable Object in workerd (bench/audit-worker.ts, built as deployed, run under
+ * Miniflare's API; SQLite storage, group commit).
+ *
+ *   appends/s   batches of N commits to one tenant log with C in flight (many requests at once),
+ *               N / (batch time − empty batch time)
+ *   audit step  batches of sequential commits (one request's write-ahead commit awaited before the
+ *               next), (batch time − empty batch time) / N; p50/p90 over the batches
+ *
+ *   tsx bench/audit.ts      # writes bench/AUDIT.md and bench/audit.json; part of `npm run bench`
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { buildWorker, readWranglerToml, removeBuild } from "./build.ts";
+import { startWorker } from "./workers.ts";
+
+const BENCH_DIR = import.meta.dirname;
+const THROUGHPUT_BATCHES = 10;
+const THROUGHPUT_RECORDS = 2000;
+/** `batch` > 0: that many records per append RPC (what a Worker-side coalescing sink would send). */
+const MODES: ReadonlyArray<{ inflight: number; batch: number }> = [
+  { inflight: 1, batch: 0 },
+  { inflight: 16, batch: 0 },
+  { inflight: 64, batch: 0 },
+  { inflight: 256, batch: 0 },
+  { inflight: 1, batch: 256 },
+];
+const STEP_BATCHES = 60;
+const STEP_RECORDS = 100;
+const WARMUP = 3;
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+async function timed(url: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(url, { method: "POST" });
+  await response.arrayBuffer();
+  if (response.status !== 204) throw new Error(`${url} answered ${response.status}`);
+  return performance.now() - started;
+}
+
+interface AuditBench {
+  throughput: Array<{ inflight: number; batch: number; recordsPerSecondP50: number; recordsPerSecondMin: number }>;
+  step: { p50Ms: number; p90Ms: number; meanMs: number };
+  checkpoint: { p50Ms: number };
+}
+
+export async function benchAudit(log: (line: string) => void = console.log): Promise<AuditBench> {
+  const wrangler = readWranglerToml(join(BENCH_DIR, "audit.wrangler.toml"));
+  const build = await buildWorker("audit", "bench/audit.wrangler.toml");
+  const worker = await startWorker({
+    label: "audit",
+    modules: build.modules,
+    compatibilityDate: wrangler.compatibilityDate,
+    compatibilityFlags: wrangler.compatibilityFlags,
+    bindings: {},
+    durableObjects: { AUDIT_LOG: { className: "AuditLog", useSQLite: true }, KEY_RING: { className: "KeyRing", useSQLite: true } },
+  });
+  try {
+    const throughput: AuditBench["throughput"] = [];
+    for (const { inflight, batch: perCall } of MODES) {
+      const tenant = `bench-${inflight}-${perCall}`;
+      const rates: number[] = [];
+      for (let batch = 0; batch < WARMUP + THROUGHPUT_BATCHES; batch++) {
+        const empty = await timed(`${worker.url}/append?n=0&tenant=${tenant}`);
+        const full = await timed(`${worker.url}/append?n=${THROUGHPUT_RECORDS}&inflight=${inflight}&batch=${perCall}&tenant=${tenant}`);
+        if (batch >= WARMUP) rates.push(THROUGHPUT_RECORDS / (Math.max(0.001, full - empty) / 1000));
+      }
+      rates.sort((a, b) => a - b);
+      const result = { inflight, batch: perCall, recordsPerSecondP50: quantile(rates, 0.5), recordsPerSecondMin: rates[0]! };
+      log(`audit appends, ${String(inflight).padStart(3)} in flight, ${perCall || 1} a call: ${result.recordsPerSecondP50.toFixed(0)} records/s p50 (min ${result.recordsPerSecondMin.toFixed(0)})`);
+      throughput.push(result);
+    }
+    const means: number[] = [];
+    for (let batch = 0; batch < WARMUP + STEP_BATCHES; batch++) {
+      const empty = await timed(`${worker.url}/append?n=0&tenant=step`);
+      const full = await timed(`${worker.url}/append?n=${STEP_RECORDS}&inflight=1&tenant=step`);
+      if (batch >= WARMUP) means.push(Math.max(0, full - empty) / STEP_RECORDS);
+    }
+    means.sort((a, b) => a - b);
+    const step = { p50Ms: quantile(means, 0.5), p90Ms: quantile(means, 0.9), meanMs: means.reduce((a, b) => a + b, 0) / means.length };
+    log(`audit step (one write-ahead commit): p50 ${step.p50Ms.toFixed(3)} ms  p90 ${step.p90Ms.toFixed(3)} ms`);
+    const signing: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await timed(`${worker.url}/append?n=1&tenant=step`);
+      signing.push(await timed(`${worker.url}/checkpoint?tenant=step`));
+    }
+    signing.sort((a, b) => a - b);
+    const checkpoint = { p50Ms: quantile(signing, 0.5) };
+    log(`checkpoint on demand (KeyRing signature round trip, HTTP included): p50 ${checkpoint.p50Ms.toFixed(2)} ms`);
+    return { throughput, step, checkpoint };
+  } finally {
+    await worker.dispose();
+    removeBuild(build);
+  }
+}
+
+function markdown(result: AuditBench): string {
+  return [
+    "# Audit log: appends per second and the audit step's cost",
+    "",
+    `Generated by \`tsx bench/audit.ts\` (part of \`npm run bench\`) on ${new Date().toISOString().slice(0, 10)}.`,
+    "The gateway's own `createAuditSink` and `AuditLog` Durable Object (SQLite storage, group commit, RFC 6962",
+    "tree kept incrementally) in workerd under Miniflare's API, one tenant log per row, decision records of",
+    "the pipeline's shape (≈ 1.5 KB canonical JSON with the entity slice). workerd's clock does not advance",
+    "while code runs, so every figure is a batch timed from outside minus an empty batch.",
+    "Targets (issue 8): ≥ 2,000 records/s per tenant log; the audit step ≤ 0.5 ms p50.",
+    "",
+    `## Appends to one tenant log (${THROUGHPUT_RECORDS} records a batch, ${THROUGHPUT_BATCHES} batches)`,
+    "",
+    "| commits in flight | records per append RPC | records/s p50 | records/s min |",
+    "|---|---|---|---|",
+    ...result.throughput.map((t) => `| ${t.inflight} | ${t.batch || 1} | ${t.recordsPerSecondP50.toFixed(0)} | ${t.recordsPerSecondMin.toFixed(0)} |`),
+    "",
+    "Reading: one record per RPC (the pipeline's sink today) is bounded by the per-call cost of Workers RPC into",
+    "the object (≈ 1 ms locally), not by SQLite: the object's group commit merges concurrent calls into one",
+    "transaction, but each call still pays its own RPC. Records sent 256 to a call show what the object itself",
+    "sustains (canonical JSON + SHA-256 leaf + tree update + commit per record).",
+    "",
+    `## The audit step per request (${STEP_RECORDS} sequential write-ahead commits a batch, ${STEP_BATCHES} batches)`,
+    "",
+    "| p50 ms | p90 ms | mean ms |",
+    "|---|---|---|",
+    `| ${result.step.p50Ms.toFixed(3)} | ${result.step.p90Ms.toFixed(3)} | ${result.step.meanMs.toFixed(3)} |`,
+    "",
+    `A signed checkpoint on demand (AuditLog → KeyRing RPC, Ed25519, HTTP round trip included): ${result.checkpoint.p50Ms.toFixed(2)} ms p50.`,
+    "Locally the Worker and the Durable Object share a process; in production the step adds the network hop",
+    "to the object's location.",
+    "",
+  ].join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await benchAudit();
+  writeFileSync(join(BENCH_DIR, "audit.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(BENCH_DIR, "AUDIT.md"), markdown(result));
+  console.log("wrote bench/AUDIT.md and bench/audit.json");
+}

@@ -1,0 +1,79 @@
+/**
+ * `KeyRingStore` over the `KeyRing` Durable Object's SQLite storage. Tables are prefixed `keyring_`;
+ * the schema is versioned in `keyring_meta` and brought up to date by `ensureKeyRingSchema`.
+ * Private keys are PKCS#8 blobs in this table and nowhere else: no RPC method returns them.
+ */
+import { AuditError } from "./errors.ts";
+import type { KeyRingStore, RingKey } from "./key-ring-core.ts";
+import type { SqlBackend } from "./sql-store.ts";
+
+const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    `CREATE TABLE keyring_keys (kid TEXT PRIMARY KEY, public_key BLOB NOT NULL, private_key BLOB, created_at INTEGER NOT NULL, signs_until INTEGER)`,
+  ],
+];
+
+export const KEY_RING_SCHEMA_VERSION = MIGRATIONS.length;
+
+function ensureKeyRingSchema(storage: SqlBackend): void {
+  storage.transactionSync(() => {
+    storage.sql.exec(`CREATE TABLE IF NOT EXISTS keyring_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    const row = storage.sql.exec<{ value: string }>(`SELECT value FROM keyring_meta WHERE key = 'schema_version'`).toArray()[0];
+    const found = row === undefined ? 0 : Number(row.value);
+    if (!Number.isInteger(found) || found > KEY_RING_SCHEMA_VERSION) {
+      throw new AuditError("schema_too_new", `key ring schema version ${row?.value} is newer than ${KEY_RING_SCHEMA_VERSION}`);
+    }
+    for (let version = found; version < KEY_RING_SCHEMA_VERSION; version++) {
+      for (const statement of MIGRATIONS[version] ?? []) storage.sql.exec(statement);
+    }
+    storage.sql.exec(
+      `INSERT INTO keyring_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      String(KEY_RING_SCHEMA_VERSION),
+    );
+  });
+}
+
+function blob(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer;
+}
+
+export class SqlKeyRingStore implements KeyRingStore {
+  readonly #storage: SqlBackend;
+
+  constructor(storage: SqlBackend) {
+    this.#storage = storage;
+    ensureKeyRingSchema(storage);
+  }
+
+  keys(): RingKey[] {
+    return this.#storage.sql
+      .exec<{ kid: string; public_key: ArrayBuffer; private_key: ArrayBuffer | null; created_at: number; signs_until: number | null }>(
+        `SELECT kid, public_key, private_key, created_at, signs_until FROM keyring_keys ORDER BY created_at`,
+      )
+      .toArray()
+      .map((row) => ({
+        kid: row.kid,
+        publicKey: new Uint8Array(row.public_key),
+        privateKey: row.private_key === null ? null : new Uint8Array(row.private_key),
+        createdAt: row.created_at,
+        signsUntil: row.signs_until,
+      }));
+  }
+
+  save(keys: readonly RingKey[]): void {
+    const sql = this.#storage.sql;
+    this.#storage.transactionSync(() => {
+      sql.exec(`DELETE FROM keyring_keys`);
+      for (const key of keys) {
+        sql.exec(
+          `INSERT INTO keyring_keys (kid, public_key, private_key, created_at, signs_until) VALUES (?, ?, ?, ?, ?)`,
+          key.kid,
+          blob(key.publicKey),
+          key.privateKey === null ? null : blob(key.privateKey),
+          key.createdAt,
+          key.signsUntil,
+        );
+      }
+    });
+  }
+}

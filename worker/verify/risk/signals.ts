@@ -1,0 +1,139 @@
+/**
+ * What a verified Shared Signals event means here: the revocations and risk assertions it asks for,
+ * tenant by tenant. Pure: the route applies the plan (audit first, then effect).
+ *
+ * Subjects (RFC 9493 and SSF 1.0 complex subjects): a user as `iss_sub` whose `iss` is an identity
+ * issuer of the gateway (its `sub` is the principal id), a session as `opaque` (its `id` is the IdP's
+ * `sid`), and optionally the tenant as `opaque`. A transmitter acts only within its configured tenants.
+ */
+import type { Registry } from "../../workload/index.ts";
+import type { Revocation } from "./revocations.ts";
+import type { RiskLevel } from "./score.ts";
+import { CLOCK_SKEW_SECONDS, SetRefusal, type VerifiedSet } from "./set.ts";
+
+export type SignalAction =
+  | { kind: "revoke"; tenant: string; revocation: Revocation }
+  | { kind: "risk"; tenant: string; principal: string; level: RiskLevel; reason: string };
+
+export interface SignalPlan {
+  tenants: string[];
+  /** The subject as understood (for the audit record). */
+  subject: { principal?: string; sessionId?: string };
+  actions: SignalAction[];
+}
+
+/** How long a transmitter's risk level holds unless it sends another: an hour. */
+export const ASSERTION_TTL_MS = 3600_000;
+
+interface Subject {
+  user?: { iss: string; sub: string };
+  session?: string;
+  tenant?: string;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= 256;
+}
+
+function issSub(value: unknown): { iss: string; sub: string } {
+  if (isObject(value) && value.format === "iss_sub" && text(value.iss) && text(value.sub)) return { iss: value.iss, sub: value.sub };
+  throw new SetRefusal("subject", "a user subject must be an iss_sub identifier");
+}
+
+function opaque(value: unknown, what: string): string {
+  if (isObject(value) && value.format === "opaque" && text(value.id)) return value.id;
+  throw new SetRefusal("subject", `a ${what} subject must be an opaque identifier`);
+}
+
+function parseSubject(raw: unknown): Subject {
+  if (!isObject(raw)) throw new SetRefusal("subject", "the SET names no subject");
+  if (raw.format === "iss_sub") return { user: issSub(raw) };
+  if (raw.format === "opaque") return { session: opaque(raw, "session") };
+  if (raw.format === "complex" || (raw.format === undefined && ("user" in raw || "session" in raw))) {
+    const subject: Subject = {};
+    if (raw.user !== undefined) subject.user = issSub(raw.user);
+    if (raw.session !== undefined) subject.session = opaque(raw.session, "session");
+    if (raw.tenant !== undefined) subject.tenant = opaque(raw.tenant, "tenant");
+    if (!subject.user && !subject.session) throw new SetRefusal("subject", "the subject names neither a user nor a session");
+    return subject;
+  }
+  throw new SetRefusal("subject", "the subject's format is not supported");
+}
+
+/** The tenants this event may act in: the transmitter's, narrowed by the user's issuer and the named tenant. */
+function tenantsFor(set: VerifiedSet, subject: Subject, registry: Registry): string[] {
+  let tenants = set.transmitter.tenants;
+  if (subject.tenant !== undefined) {
+    if (!tenants.includes(subject.tenant)) throw new SetRefusal("tenant", "the transmitter may not act in that tenant");
+    tenants = [subject.tenant];
+  }
+  if (subject.user) {
+    const issuer = registry.issuers.find((i) => i.issuer === subject.user!.iss);
+    if (!issuer) throw new SetRefusal("subject", "the user's issuer is not an identity issuer of this gateway");
+    if (issuer.subjectClaim !== undefined && issuer.subjectClaim !== "sub") {
+      throw new SetRefusal("subject", "the user's issuer names principals by another claim than sub");
+    }
+    tenants = tenants.filter((t) => issuer.tenants.includes(t));
+    if (tenants.length === 0) throw new SetRefusal("tenant", "the transmitter may not act for that issuer's tenants");
+  }
+  return tenants;
+}
+
+function eventTime(set: VerifiedSet, nowSeconds: number): number {
+  const at = set.payload.event_timestamp;
+  return typeof at === "number" && Number.isFinite(at) && at <= nowSeconds + CLOCK_SKEW_SECONDS ? Math.floor(at) : set.issuedAt;
+}
+
+const RISK_OF: Record<string, RiskLevel> = { LOW: "low", MEDIUM: "medium", HIGH: "high" };
+
+export function planSignal(set: VerifiedSet, registry: Registry, nowSeconds: number): SignalPlan {
+  if (set.event === "verification") return { tenants: [], subject: {}, actions: [] };
+  const subject = parseSubject(set.subject);
+  const tenants = tenantsFor(set, subject, registry);
+  const reason = `ssf:${set.event}`;
+  const at = eventTime(set, nowSeconds);
+  const principal = subject.user?.sub;
+
+  /** Ends the named session, or every session of the user that began before the event. */
+  const endSessions = (): SignalAction[] =>
+    tenants.flatMap((tenant): SignalAction[] => {
+      if (subject.session !== undefined) return [{ kind: "revoke", tenant, revocation: { kind: "session", sessionId: subject.session, reason } }];
+      return [{ kind: "revoke", tenant, revocation: { kind: "principal", principal: principal!, notBefore: at, reason } }];
+    });
+  const assert = (level: RiskLevel): SignalAction[] => {
+    if (principal === undefined) throw new SetRefusal("subject", "a risk event must name a user");
+    return tenants.map((tenant) => ({ kind: "risk", tenant, principal, level, reason }));
+  };
+
+  let actions: SignalAction[];
+  switch (set.event) {
+    case "session-revoked":
+    case "token-claims-change":
+      // New claims cannot be applied to tokens already issued: end the session so fresh tokens are fetched.
+      actions = endSessions();
+      break;
+    case "credential-change":
+      // A credential added takes nothing away; one changed, revoked or deleted ends what it authenticated.
+      actions = set.payload.change_type === "create" ? [] : endSessions();
+      break;
+    case "assurance-level-change":
+      if (set.payload.change_direction !== "decrease") actions = [];
+      else actions = principal !== undefined ? assert("medium") : endSessions();
+      break;
+    case "risk-level-change": {
+      const level = typeof set.payload.current_level === "string" ? RISK_OF[set.payload.current_level.toUpperCase()] : undefined;
+      if (level === undefined) throw new SetRefusal("claims", "current_level must be LOW, MEDIUM or HIGH");
+      actions = [...assert(level), ...(level === "high" ? endSessions() : [])];
+      break;
+    }
+  }
+  return {
+    tenants,
+    subject: { ...(principal !== undefined ? { principal } : {}), ...(subject.session !== undefined ? { sessionId: subject.session } : {}) },
+    actions,
+  };
+}
