@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { DEV_TRUSTED_KEYS } from "./dev/signing/sign-bundle.ts";
 
 /**
  * Two projects: `workers` runs unit tests of pure cores and integration tests of the Worker inside
@@ -22,6 +23,8 @@ export default defineConfig({
                 UPSTREAM_KEY_EU_PUBLIC: "dev-upstream-key-eu-public",
                 UPSTREAM_KEY_US_PUBLIC: "dev-upstream-key-us-public",
                 UPSTREAM_KEY_EU_CONFIDENTIAL: "dev-upstream-key-eu-confidential",
+                // wrangler.toml pins no bundle key; the tests' seeds are signed with the dev key.
+                BUNDLE_TRUSTED_KEYS: DEV_TRUSTED_KEYS,
               },
             },
           }),

@@ -14,6 +14,7 @@ import { buildWorker, readWranglerToml, removeBuild } from "./build.ts";
 import { runLoad } from "./load.ts";
 import { assertPortFree, freePort } from "./ports.ts";
 import { chatBody } from "./prompt.ts";
+import { veritySpec } from "./verity-worker.ts";
 import { startWorker } from "./workers.ts";
 
 interface ProfileNode {
@@ -93,16 +94,7 @@ try {
   closers.push(() => removeBuild(build));
   const wrangler = readWranglerToml();
   const inspectorPort = await freePort();
-  const worker = await startWorker({
-    label: "verity",
-    modules: build.modules,
-    compatibilityDate: wrangler.compatibilityDate,
-    compatibilityFlags: wrangler.compatibilityFlags,
-    bindings: { ...wrangler.vars, ...Object.fromEntries(MOCK_BACKENDS.map((b) => [b.secret, b.apiKey])) },
-    kvNamespaces: ["CONFIG"],
-    durableObjects: { AUDIT_LOG: { className: "AuditLog", useSQLite: true } },
-    inspectorPort,
-  });
+  const worker = await startWorker({ ...veritySpec("verity", build.modules, wrangler), inspectorPort });
   closers.push(worker.dispose);
   const kv = await worker.mf.getKVNamespace("CONFIG");
   for (const entry of seedEntries()) await kv.put(entry.key, entry.value);

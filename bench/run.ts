@@ -26,6 +26,7 @@ import { chatBody } from "./prompt.ts";
 import { markdown, printSummary } from "./report.ts";
 import type { BenchResults, Delta, Mode, StartupResult, TargetResult } from "./results.ts";
 import { readSettings, type Settings, type TargetName } from "./settings.ts";
+import { veritySpec } from "./verity-worker.ts";
 import { startWorker } from "./workers.ts";
 
 const BENCH_DIR = import.meta.dirname;
@@ -209,16 +210,7 @@ async function main(): Promise<void> {
     const build = await buildWorker("verity");
     closers.push(() => removeBuild(build));
     results.bundle.verity = bundleOf(build);
-    const secrets = Object.fromEntries(MOCK_BACKENDS.map((b) => [b.secret, b.apiKey]));
-    const worker = await startWorker({
-      label: "verity",
-      modules: build.modules,
-      compatibilityDate: wrangler.compatibilityDate,
-      compatibilityFlags: wrangler.compatibilityFlags,
-      bindings: { ...wrangler.vars, ...secrets },
-      kvNamespaces: ["CONFIG", "CACHE"],
-      durableObjects: { AUDIT_LOG: { className: "AuditLog", useSQLite: true }, REPLAY_CACHE: { className: "ReplayCache", useSQLite: true } },
-    });
+    const worker = await startWorker(veritySpec("verity", build.modules, wrangler));
     closers.push(worker.dispose);
     const kv = await worker.mf.getKVNamespace("CONFIG");
     for (const entry of seedEntries()) await kv.put(entry.key, entry.value);

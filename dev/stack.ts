@@ -16,6 +16,7 @@ import { startSpiffeIssuer } from "./spiffe.ts";
 import { startSsfTransmitter } from "./ssf.ts";
 import { startMockBackend } from "./mock-backend.ts";
 import { stopGroup } from "./lib/process-group.ts";
+import { DEV_TRUSTED_KEYS } from "./signing/sign-bundle.ts";
 import { seedEntries } from "./seed.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -104,7 +105,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       rmSync(seedDir, { recursive: true, force: true });
     }
 
-    const vars = MOCK_BACKENDS.flatMap((b) => ["--var", `${b.secret}:${b.apiKey}`]);
+    // wrangler.toml pins no bundle key; the local stack trusts the dev key its seeds are signed with.
+    const vars = [...MOCK_BACKENDS.flatMap((b) => ["--var", `${b.secret}:${b.apiKey}`]), "--var", `BUNDLE_TRUSTED_KEYS:${DEV_TRUSTED_KEYS}`];
     gateway = spawn(
       process.execPath,
       [wranglerBin, "dev", "--ip", "127.0.0.1", "--port", String(portOf(GATEWAY_ORIGIN)), "--persist-to", persistTo, "--show-interactive-dev-session=false", ...vars],

@@ -13,6 +13,8 @@ export interface Env extends VerifyVars {
   REPLAY_CACHE: DurableObjectNamespace<ReplayCache>;
   /** One risk engine per principal (`<tenant>/<id>`): behavioural baselines and the risk level. */
   RISK: DurableObjectNamespace<RiskEngine>;
+  /** Optional overrides of the risk engine's thresholds (JSON, see worker/verify/risk/score.ts `tuningFrom`). */
+  RISK_TUNING?: string;
   /** One per tenant: revoked sessions (`sid`), tokens (`jti`) and principals. */
   REVOCATIONS: DurableObjectNamespace<Revocations>;
   /** The gateway's own signing keys (audit checkpoints): generated and held inside the object. */

@@ -64,12 +64,18 @@ export async function checkBundle(bytes: Uint8Array, trustedKeysText: string, mi
   }
 }
 
-/** `--trusted-keys` as a file, or wrangler.toml's BUNDLE_TRUSTED_KEYS. */
+/**
+ * `--trusted-keys` as a file, or wrangler.toml's BUNDLE_TRUSTED_KEYS (what the deployed gateway pins).
+ * The repository's wrangler.toml pins none; locally, pass `--trusted-keys dev/signing/trusted-keys.json`.
+ */
 export function trustedKeysText(option: string | undefined): string {
   if (option !== undefined) return readFileSync(resolve(option), "utf8");
   const pinned = wranglerVar("BUNDLE_TRUSTED_KEYS");
-  if (pinned === undefined) throw new BundleCheckError("trust_config_invalid", "wrangler.toml pins no BUNDLE_TRUSTED_KEYS; pass --trusted-keys");
-  return pinned;
+  const pinsNone = pinned === undefined || (JSON.parse(pinned) as { keys?: unknown[] }).keys?.length === 0;
+  if (pinsNone) {
+    throw new BundleCheckError("trust_config_invalid", "wrangler.toml pins no BUNDLE_TRUSTED_KEYS; pass --trusted-keys <JWK Set file> (dev: dev/signing/trusted-keys.json)");
+  }
+  return pinned!;
 }
 
 /** `--min-version`, or wrangler.toml's BUNDLE_MIN_VERSION, or 1. */

@@ -20,12 +20,18 @@ export interface BundleSigner {
   privateKey: CryptoKey;
 }
 
-/** The TEST-ONLY development key (dev/signing/README.md): its public half is pinned in wrangler.toml. */
+/** The TEST-ONLY development key (dev/signing/README.md); its public half is also in dev/signing/trusted-keys.json. */
 export const DEV_SIGNING_JWK: SigningJwk = devKey;
 
 export function publicJwk(jwk: SigningJwk): { kid: string; kty: string; crv: string; x: string } {
   return { kid: jwk.kid, kty: jwk.kty, crv: jwk.crv, x: jwk.x };
 }
+
+/**
+ * `BUNDLE_TRUSTED_KEYS` for the local stack, the tests and the benchmarks: the dev key's public half.
+ * wrangler.toml pins no key, so a deployment never trusts this one by accident.
+ */
+export const DEV_TRUSTED_KEYS = JSON.stringify({ keys: [publicJwk(DEV_SIGNING_JWK)] });
 
 export async function importSigner(jwk: SigningJwk): Promise<BundleSigner> {
   if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.d !== "string" || typeof jwk.kid !== "string" || jwk.kid === "") {

@@ -327,6 +327,7 @@ describe("principalFromClaims", () => {
       amr: ["pwd", "otp"],
       authTime: NOW_S - 60,
       tokenId: "t-1",
+      issuedAt: NOW_S,
       expiresAt: NOW_S + 300,
     });
   });

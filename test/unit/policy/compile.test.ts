@@ -148,6 +148,7 @@ describe("versions and caching", () => {
       "document.restricted-step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa" }],
       "document.restricted-recent-auth": [{ kind: "step_up", acr: "urn:verity:acr:mfa", maxAge: 900 }],
       "admin.step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa" }],
+      "guardrail.medium-risk-step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa", maxAge: 300 }],
     });
   });
   it("several obligations on one policy, de-duplicated across determining policies", () => {

@@ -161,8 +161,13 @@ describe("guardrails and failures", () => {
       "deny",
     );
   });
-  it("medium risk is not a deny by itself", () => {
-    expect(pdp.decide(chat(user("alice"), "eu-public", { risk: "medium" })).effect).toBe("allow");
+  it("medium risk asks a person to step up unless they passed MFA in the last five minutes; a workload is refused", () => {
+    const stepUp = pdp.decide(chat(user("alice"), "eu-public", { risk: "medium" }));
+    expect(stepUp).toMatchObject({ effect: "deny", reasons: ["guardrail.medium-risk-step-up"] });
+    expect(stepUp.obligations).toEqual([{ kind: "step_up", acr: "urn:verity:acr:mfa", maxAge: 300 }]);
+    expect(pdp.decide(chat(user("bob"), "eu-public", { risk: "medium", authn: { ...withMfa, authAge: 120 } })).effect).toBe("allow");
+    expect(pdp.decide(chat(user("bob"), "eu-public", { risk: "medium", authn: { ...withMfa, authAge: 900 } })).effect).toBe("deny");
+    expect(pdp.decide(chat(workload("acme-batch"), "eu-public", { risk: "medium" })).reasons).toEqual(["guardrail.medium-risk-workload"]);
   });
   it("an unknown principal is denied before Cedar is asked (even one that merely looks right)", () => {
     expect(pdp.decide(chat(user("eve"), "eu-public"))).toMatchObject({ effect: "deny", reasons: [REASON.unknownPrincipal], entitySlice: [] });

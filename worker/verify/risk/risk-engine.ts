@@ -11,7 +11,6 @@ import { DurableObject } from "cloudflare:workers";
 import {
   assertLevel,
   currentLevel,
-  DEFAULT_TUNING,
   emptyState,
   isRiskLevel,
   observe,
@@ -19,6 +18,8 @@ import {
   type Observation,
   type RiskLevel,
   type RiskState,
+  type RiskTuning,
+  tuningFrom,
 } from "./score.ts";
 
 /** The part of `DurableObjectStorage` the store needs; tests wrap it to fail chosen statements. */
@@ -88,12 +89,19 @@ function validObservation(value: unknown): value is Observation {
   );
 }
 
-export class RiskEngine extends DurableObject<unknown> {
+/** The engine's own setting: `RISK_TUNING` (wrangler var), overrides of the scoring thresholds. */
+interface RiskEngineEnv {
+  RISK_TUNING?: string;
+}
+
+export class RiskEngine extends DurableObject<RiskEngineEnv> {
   readonly #store: SqlRiskStore;
+  readonly #tuning: RiskTuning;
   #state: RiskState;
 
-  constructor(ctx: DurableObjectState, env: unknown) {
+  constructor(ctx: DurableObjectState, env: RiskEngineEnv) {
     super(ctx, env);
+    this.#tuning = tuningFrom(env.RISK_TUNING);
     // Synchronous SQLite work only, so no request runs before the state is loaded.
     this.#store = new SqlRiskStore(ctx.storage);
     this.#state = this.#store.load();
@@ -113,7 +121,7 @@ export class RiskEngine extends DurableObject<unknown> {
     if (!validObservation(observation)) throw new TypeError("not a risk observation");
     const now = Date.now();
     const previous = currentLevel(this.#state, now);
-    const scored = observe(this.#state, { ...observation, at: now }, now, DEFAULT_TUNING);
+    const scored = observe(this.#state, { ...observation, at: now }, now, this.#tuning);
     this.#store.save(scored.state);
     this.#state = scored.state;
     return this.#reply(previous, scored.level, scored.signals.map((s) => s.reason));

@@ -121,6 +121,33 @@ export const DEFAULT_TUNING: RiskTuning = {
   minTravelKm: 500,
 };
 
+/** Numeric tunings an operator may override (`RISK_TUNING`); the hold times stay as designed. */
+const TUNABLE = ["warmup", "burstFloor", "burstFactor", "floodFloor", "floodFactor", "mediumAt", "highAt", "maxTravelKmh", "minTravelKm"] as const;
+
+/**
+ * The tuning in force: DEFAULT_TUNING with the overrides of `RISK_TUNING` (a JSON object of positive
+ * numbers, e.g. `{"burstFloor":6000}`). Anything else is a deployment error and throws, so a broken
+ * setting makes the risk engine unavailable (requests are refused) rather than silently lenient.
+ */
+export function tuningFrom(text: string | undefined): RiskTuning {
+  if (text === undefined || text === "") return DEFAULT_TUNING;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new TypeError("RISK_TUNING is not JSON", { cause });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TypeError("RISK_TUNING must be a JSON object");
+  const tuning: RiskTuning = { ...DEFAULT_TUNING };
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!(TUNABLE as readonly string[]).includes(name)) throw new TypeError(`RISK_TUNING: unknown setting "${name}" (known: ${TUNABLE.join(", ")})`);
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new TypeError(`RISK_TUNING: "${name}" must be a positive number`);
+    tuning[name as (typeof TUNABLE)[number]] = value;
+  }
+  if (tuning.highAt < tuning.mediumAt) throw new TypeError("RISK_TUNING: highAt must not be below mediumAt");
+  return tuning;
+}
+
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 /** Members kept per set (tools, countries, networks): enough for any one person, small enough to store whole. */

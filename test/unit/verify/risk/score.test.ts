@@ -12,6 +12,7 @@ import {
   observe,
   type RequestObservation,
   type RiskState,
+  tuningFrom,
 } from "../../../../worker/verify/risk/score.ts";
 
 const T0 = Date.UTC(2026, 10, 26, 8, 0, 0);
@@ -171,5 +172,23 @@ describe("assertions from transmitters", () => {
     expect(currentLevel(raised, T0 + 1000)).toBe("high");
     expect(currentLevel(raised, T0 + 3600_001)).toBe("low");
     expect(currentLevel(assertLevel(raised, "low", "ssf:dev", "x", T0 + 10, 0), T0 + 20)).toBe("low");
+  });
+});
+
+describe("operator tuning (RISK_TUNING)", () => {
+  it("is the default when unset, and overrides only the numbers it names", () => {
+    expect(tuningFrom(undefined)).toBe(DEFAULT_TUNING);
+    expect(tuningFrom("")).toBe(DEFAULT_TUNING);
+    expect(tuningFrom('{"burstFloor":6000,"floodFloor":60000}')).toEqual({ ...DEFAULT_TUNING, burstFloor: 6000, floodFloor: 60000 });
+  });
+
+  it("refuses anything but positive numbers for known settings, so a typo cannot turn detection off quietly", () => {
+    expect(() => tuningFrom("{")).toThrow("RISK_TUNING is not JSON");
+    expect(() => tuningFrom("[1]")).toThrow("must be a JSON object");
+    expect(() => tuningFrom('{"burstFlor":1}')).toThrow('unknown setting "burstFlor"');
+    expect(() => tuningFrom('{"burstFloor":0}')).toThrow('"burstFloor" must be a positive number');
+    expect(() => tuningFrom('{"burstFloor":"9"}')).toThrow('"burstFloor" must be a positive number');
+    expect(() => tuningFrom('{"holdMs":1}')).toThrow('unknown setting "holdMs"');
+    expect(() => tuningFrom('{"mediumAt":5,"highAt":3}')).toThrow("highAt must not be below mediumAt");
   });
 });
