@@ -14,6 +14,7 @@ import { commit, configAudit, continuousOf, decisionRecord, egressFor, type Pipe
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
 import { createKeySets } from "./identity/jwks.ts";
+import { readBoundedBody } from "./network/index.ts";
 import { planSignal, SetRefusal, verifySet, type SignalAction } from "./verify/risk/index.ts";
 import { MAX_SET_CHARS } from "./verify/risk/set.ts";
 
@@ -50,9 +51,16 @@ export function createSsfReceiver(deps: PipelineDeps) {
 
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     if (mediaType !== SET_MEDIA_TYPE) return audited(new SetRefusal("malformed", `the body must be ${SET_MEDIA_TYPE} (RFC 8935 §2.2)`));
-    const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > MAX_SET_CHARS) return audited(new SetRefusal("malformed", "the SET is too large"));
-    const token = (await c.req.text()).trim();
+    // Bounded while it streams: a chunked body without Content-Length cannot make the receiver buffer more.
+    let body: Uint8Array;
+    try {
+      body = await readBoundedBody(c.req.raw, MAX_SET_CHARS);
+    } catch (error) {
+      if (error instanceof GatewayError && error.code === "payload_too_large") return audited(new SetRefusal("malformed", "the SET is too large"));
+      if (error instanceof GatewayError) return audited(new SetRefusal("malformed", "the request has no SET"));
+      throw error;
+    }
+    const token = new TextDecoder().decode(body).trim();
 
     const source = { fetch: egressFor(config), cache: c.env.CACHE };
     let set;

@@ -16,15 +16,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new GatewayError("unsupported_media_type", "the request body must be application/json");
   }
-  const length = request.headers.get("content-length");
-  const declared = length === null ? undefined : Number(length);
-  if (declared !== undefined && declared > maxBytes) throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
-  if (!request.body) throw new GatewayError("invalid_json", "the request body is empty");
-
-  // With a valid declared length the runtime's HTTP framing bounds the body to it, so it is read in
-  // one native call; otherwise (chunked) the limit is enforced chunk by chunk.
-  const framed = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0;
-  const bytes = framed ? new Uint8Array(await request.arrayBuffer()) : await readBounded(request.body, maxBytes);
+  const bytes = await readBoundedBody(request, maxBytes);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
@@ -35,6 +27,21 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     throw new GatewayError("invalid_request", "the request body must be a JSON object");
   }
   return { json: parsed as Record<string, unknown>, bytes };
+}
+
+/**
+ * The request body's bytes, never more than `maxBytes` buffered: a declared Content-Length above it is
+ * refused up front (413), and a body without one is counted while it streams. Empty → `invalid_json`.
+ */
+export async function readBoundedBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const length = request.headers.get("content-length");
+  const declared = length === null ? undefined : Number(length);
+  if (declared !== undefined && declared > maxBytes) throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
+  if (!request.body) throw new GatewayError("invalid_json", "the request body is empty");
+  // With a valid declared length the runtime's HTTP framing bounds the body to it, so it is read in
+  // one native call; otherwise (chunked) the limit is enforced chunk by chunk.
+  const framed = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0;
+  return framed ? new Uint8Array(await request.arrayBuffer()) : readBounded(request.body, maxBytes);
 }
 
 async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {

@@ -3,5 +3,5 @@
  * that every fetch goes through, and header hygiene for what is forwarded upstream.
  */
 export { createEgress, type Egress, type EgressInit } from "./egress.ts";
-export { readJsonBody, type JsonBody } from "./inbound.ts";
+export { readBoundedBody, readJsonBody, type JsonBody } from "./inbound.ts";
 export { upstreamHeaders, responseHeaders } from "./headers.ts";
