@@ -6,6 +6,7 @@
  */
 import { base64url, createLocalJWKSet, errors, type JWK, type JWTVerifyGetKey } from "jose";
 import { GatewayError } from "../errors.ts";
+import { readTextAtMost } from "../lib/bounded-read.ts";
 import { sha256Hex } from "../lib/encoding.ts";
 import type { Issuer } from "../workload/index.ts";
 import { discoveryUrl, knownJwksUri, parseDiscovery, type DiscoveredIssuer } from "./discovery.ts";
@@ -167,17 +168,20 @@ export function createKeySets(options: KeySetOptions) {
 
   async function fromNetwork<T extends object>(kind: DocumentKind<T>, url: string, source: KeySource): Promise<Cached<T>> {
     lastNetworkAttempt.set(url, now());
-    let text: string;
+    let response: Response;
     try {
-      const response = await source.fetch(url, { headers: { accept: "application/json" }, timeoutMs: FETCH_TIMEOUT_MS });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      text = await response.text();
+      response = await source.fetch(url, { headers: { accept: "application/json" }, timeoutMs: FETCH_TIMEOUT_MS });
+      if (!response.ok) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new Error(`HTTP ${response.status}`);
+      }
     } catch (cause) {
       throw unavailable("the token's signing keys are unavailable", cause);
     }
     let entry: Cached<T>;
     try {
-      if (text.length > MAX_DOCUMENT_CHARS) throw new KeySetError("the document is too large");
+      // Bounded while it streams: an issuer cannot make the gateway buffer more than a key set needs.
+      const text = await readTextAtMost(response.body, MAX_DOCUMENT_CHARS);
       entry = { value: kind.parse(JSON.parse(text)), fetchedAt: now() };
     } catch (cause) {
       throw unavailable("the token's signing keys could not be read", cause);

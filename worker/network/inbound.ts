@@ -1,4 +1,5 @@
 import { GatewayError } from "../errors.ts";
+import { readAtMost, TooLargeError } from "../lib/bounded-read.ts";
 
 export interface JsonBody {
   json: Record<string, unknown>;
@@ -41,28 +42,11 @@ export async function readBoundedBody(request: Request, maxBytes: number): Promi
   // With a valid declared length the runtime's HTTP framing bounds the body to it, so it is read in
   // one native call; otherwise (chunked) the limit is enforced chunk by chunk.
   const framed = declared !== undefined && Number.isSafeInteger(declared) && declared >= 0;
-  return framed ? new Uint8Array(await request.arrayBuffer()) : readBounded(request.body, maxBytes);
-}
-
-async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
-    }
-    chunks.push(value);
+  if (framed) return new Uint8Array(await request.arrayBuffer());
+  try {
+    return await readAtMost(request.body, maxBytes);
+  } catch (error) {
+    if (error instanceof TooLargeError) throw new GatewayError("payload_too_large", `the request body exceeds ${maxBytes} bytes`);
+    throw error;
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }

@@ -1,4 +1,5 @@
 import { errorBody, GatewayError } from "../errors.ts";
+import { readTextAtMost, TooLargeError } from "../lib/bounded-read.ts";
 import { responseHeaders } from "../network/index.ts";
 import { checkClaim, claimOf, createStreamPinGuard, type ModelPin, type PinViolation } from "./model-pin.ts";
 import type { UsageReport, WireProvider } from "./types.ts";
@@ -27,16 +28,23 @@ function upstreamRefused(status: number): GatewayError {
   return new GatewayError("upstream_error", `the model backend failed (status ${status})`);
 }
 
-/** Reads a whole reply body, giving up (and closing the connection) after `timeoutMs`. */
+/**
+ * A whole (non-streamed) reply larger than this is refused: far above any chat completion, and the
+ * most a backend can make the gateway buffer for one request.
+ */
+const MAX_WHOLE_REPLY_BYTES = 8 * 1024 * 1024;
+
+/** Reads a whole reply body, giving up (and closing the connection) after `timeoutMs` or past the size limit. */
 async function readWhole(upstream: Response, timeoutMs: number): Promise<string> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new GatewayError("upstream_timeout", "the model backend did not finish its reply in time")), timeoutMs);
   });
   try {
-    return await Promise.race([upstream.text(), expired]);
+    return await Promise.race([readTextAtMost(upstream.body, MAX_WHOLE_REPLY_BYTES), expired]);
   } catch (error) {
     await upstream.body?.cancel().catch(() => undefined);
+    if (error instanceof TooLargeError) throw new GatewayError("upstream_error", "the model backend's reply is too large", { cause: error });
     throw error instanceof GatewayError ? error : new GatewayError("upstream_error", "the model backend's reply broke off", { cause: error });
   } finally {
     if (timer !== undefined) clearTimeout(timer);

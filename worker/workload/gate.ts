@@ -14,6 +14,7 @@
  * attestations (it may pin other keys); an isolate restart forgets the consumed nonces, which is
  * safe because each nonce is 32 random bytes chosen for one exchange.
  */
+import { readTextAtMost, TooLargeError } from "../lib/bounded-read.ts";
 import { base64url } from "../lib/encoding.ts";
 import type { Egress } from "../network/index.ts";
 import {
@@ -78,9 +79,17 @@ async function fetchToken(backend: Backend, egress: Egress, sent: string): Promi
   } catch (cause) {
     throw new AttestationError("unavailable", "the backend's attestation endpoint could not be reached", { cause });
   }
-  const text = await response.text().catch(() => "");
-  if (response.status !== 200) throw new AttestationError("unavailable", `the attestation endpoint answered ${response.status}`);
-  if (text.length > MAX_ATTESTATION_REPLY_BYTES) throw new AttestationError("malformed", "the attestation reply is too large");
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new AttestationError("unavailable", `the attestation endpoint answered ${response.status}`);
+  }
+  let text: string;
+  try {
+    text = await readTextAtMost(response.body, MAX_ATTESTATION_REPLY_BYTES);
+  } catch (cause) {
+    if (cause instanceof TooLargeError) throw new AttestationError("malformed", "the attestation reply is too large", { cause });
+    throw new AttestationError("unavailable", "the attestation reply broke off", { cause });
+  }
   let reply: unknown;
   try {
     reply = JSON.parse(text);
