@@ -105,4 +105,8 @@ export interface RequestState {
   principal?: Principal;
   /** What the request carried, for the risk engine's observation after the response. */
   observed?: { level: ClassificationLevel; tools: string[] };
+  /** Tokens a whole reply used, waiting to travel with the request's risk observation. */
+  pendingUsage?: number;
+  /** The request's risk observation has been sent; later usage (a stream's) goes on its own. */
+  requestObserved?: boolean;
 }

@@ -42,13 +42,30 @@ describe("RiskEngine over RPC", () => {
     const stub = env.RISK.get(env.RISK.idFromName(unique("acme/p")));
     expect(await stub.level()).toEqual({ level: "low" });
     let last;
-    for (let i = 0; i < 400; i++) last = await stub.observe({ kind: "request", at: Date.now(), denied: false, tools: [], place });
+    for (let i = 0; i < 400; i++) last = await stub.observe([{ kind: "request", at: Date.now(), denied: false, tools: [], place }]);
     expect(last!.level).toBe("medium");
     await runInDurableObject(stub, async (_instance: RiskEngine, state) => {
       const stored = new SqlRiskStore(state.storage).load();
       expect(stored.held?.level).toBe("medium");
       expect(stored.requests).toBe(400);
     });
+  });
+
+  it("folds a request and its token usage in one call (one round trip, one write), in order", async () => {
+    const stub = env.RISK.get(env.RISK.idFromName(unique("acme/p")));
+    const update = await stub.observe([
+      { kind: "request", at: Date.now(), denied: false, tools: [], place },
+      { kind: "usage", at: Date.now(), tokens: 1200 },
+    ]);
+    expect(update).toEqual({ level: "low" });
+    await runInDurableObject(stub, async (_instance: RiskEngine, state) => {
+      const stored = new SqlRiskStore(state.storage).load();
+      expect(stored.requests).toBe(1);
+      expect(stored.tokens.n).toBe(1);
+    });
+    await expect((async () => await stub.observe([]))()).rejects.toThrow(/not a list of risk observations/);
+    const tooMany = Array.from({ length: 9 }, () => ({ kind: "usage" as const, at: Date.now(), tokens: 1 }));
+    await expect((async () => await stub.observe(tooMany))()).rejects.toThrow(/not a list of risk observations/);
   });
 
   it("reports a change once, with its reasons", async () => {
@@ -62,7 +79,7 @@ describe("RiskEngine over RPC", () => {
 
   it("refuses what is not an observation", async () => {
     const stub = env.RISK.get(env.RISK.idFromName(unique("acme/p")));
-    await expect((async () => await stub.observe({ kind: "request" } as never))()).rejects.toThrow(/not a risk observation/);
+    await expect((async () => await stub.observe([{ kind: "request" }] as never))()).rejects.toThrow(/not a list of risk observations/);
   });
 });
 

@@ -145,12 +145,12 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
     }
   }
 
-  async function report(env: ContinuousBindings, sink: AuditSink, principal: Principal, requestId: string, observation: Observation): Promise<void> {
+  async function report(env: ContinuousBindings, sink: AuditSink, principal: Principal, requestId: string, observations: Observation[]): Promise<void> {
     const name = riskEngineName(principal);
     try {
-      const update = await env.RISK.get(env.RISK.idFromName(name)).observe(observation);
+      const update = await env.RISK.get(env.RISK.idFromName(name)).observe(observations);
       remember(name, update.level);
-      await changed(env, sink, principal, requestId, update, observation.kind);
+      await changed(env, sink, principal, requestId, update, observations.map((o) => o.kind).join("+"));
     } catch (error) {
       console.error(JSON.stringify({ event: "risk_observation_failed", requestId, error: String(error) }));
     }
@@ -182,22 +182,33 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
         const principal = state.principal;
         if (principal?.risk === undefined) return;
         const status = c.res.status;
-        const observation: Observation = {
-          kind: "request",
-          at: state.receivedAt,
-          denied: principal.risk === "low" && (status === 401 || status === 403),
-          ...(state.observed ? { level: state.observed.level } : {}),
-          tools: state.observed?.tools ?? [],
-          place: placeOf(c.req.raw),
-        };
-        c.executionCtx.waitUntil(report(c.env, audit(c.env), principal, state.requestId, observation));
+        const observations: Observation[] = [
+          {
+            kind: "request",
+            at: state.receivedAt,
+            denied: principal.risk === "low" && (status === 401 || status === 403),
+            ...(state.observed ? { level: state.observed.level } : {}),
+            tools: state.observed?.tools ?? [],
+            place: placeOf(c.req.raw),
+          },
+        ];
+        // A whole reply's usage is known by now (`observeUsage` kept it): one round trip for both.
+        if (state.pendingUsage !== undefined) observations.push({ kind: "usage", at: state.receivedAt, tokens: state.pendingUsage });
+        state.requestObserved = true;
+        c.executionCtx.waitUntil(report(c.env, audit(c.env), principal, state.requestId, observations));
       };
     },
 
     /** Tokens a model call consumed, reported when its completion is known. */
     observeUsage(c: Context<AppEnv>, sink: AuditSink, principal: Principal, tokens: number): void {
       if (!(tokens > 0)) return;
-      c.executionCtx.waitUntil(report(c.env, sink, principal, c.var.state.requestId, { kind: "usage", at: now(), tokens }));
+      const state = c.var.state;
+      // Before the response has left (a whole reply), the request's own observation carries it.
+      if (!state.requestObserved) {
+        state.pendingUsage = tokens;
+        return;
+      }
+      c.executionCtx.waitUntil(report(c.env, sink, principal, state.requestId, [{ kind: "usage", at: now(), tokens }]));
     },
 
     /** Applies one action of a Shared Signals event. */

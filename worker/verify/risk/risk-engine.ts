@@ -26,6 +26,8 @@ import {
 export type SqlBackend = Pick<DurableObjectStorage, "sql" | "transactionSync">;
 
 export const RISK_SCHEMA_VERSION = 1;
+/** A request and its usage: what one call folds in; more is a caller's error. */
+const MAX_OBSERVATIONS_PER_CALL = 8;
 
 /** The state as one row; `ensure` is idempotent and runs every time the object starts. */
 export class SqlRiskStore {
@@ -113,18 +115,29 @@ export class RiskEngine extends DurableObject<RiskEngineEnv> {
   }
 
   /**
-   * Folds an observation in. The time is the object's own clock, not the caller's (an isolate's
-   * clock is not trusted to order observations). No `await` between reading and writing `#state`,
-   * so concurrent observations cannot lose each other's updates.
+   * Folds observations in, in order — one call for a request and its token usage when both are known
+   * by the time it is reported, so a request costs one round trip and one write. The time is the
+   * object's own clock, not the caller's (an isolate's clock is not trusted to order observations).
+   * No `await` between reading and writing `#state`, so concurrent calls cannot lose each other's updates.
    */
-  async observe(observation: Observation): Promise<RiskUpdate> {
-    if (!validObservation(observation)) throw new TypeError("not a risk observation");
+  async observe(observations: Observation[]): Promise<RiskUpdate> {
+    if (!Array.isArray(observations) || observations.length === 0 || observations.length > MAX_OBSERVATIONS_PER_CALL || !observations.every(validObservation)) {
+      throw new TypeError("not a list of risk observations");
+    }
     const now = Date.now();
     const previous = currentLevel(this.#state, now);
-    const scored = observe(this.#state, { ...observation, at: now }, now, this.#tuning);
-    this.#store.save(scored.state);
-    this.#state = scored.state;
-    return this.#reply(previous, scored.level, scored.signals.map((s) => s.reason));
+    let state = this.#state;
+    let level = previous;
+    const reasons: string[] = [];
+    for (const observation of observations) {
+      const scored = observe(state, { ...observation, at: now }, now, this.#tuning);
+      state = scored.state;
+      level = scored.level;
+      reasons.push(...scored.signals.map((s) => s.reason));
+    }
+    this.#store.save(state);
+    this.#state = state;
+    return this.#reply(previous, level, [...new Set(reasons)]);
   }
 
   /** A trusted transmitter's level (Shared Signals); `low` withdraws an earlier assertion. */
