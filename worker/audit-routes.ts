@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
-import { authenticateCaller, commit, decisionRecord, requestEnvironment, type PipelineDeps } from "./caller.ts";
+import { authenticateCaller, commit, decisionRecord, principalRef, requestEnvironment, stepUpRequired, type PipelineDeps } from "./caller.ts";
 import { tenantActionRequest, type TenantActionFacts } from "./policy/index.ts";
 import {
   type AuditEntry,
@@ -26,7 +26,7 @@ async function authorizeAuditor(c: Context<AppEnv>, deps: PipelineDeps, what: st
   if (principal.kind !== "user") throw new GatewayError("forbidden", "audit routes are for people with the auditor role");
   const facts: TenantActionFacts = {
     ...requestEnvironment(principal, c.req.raw, c.var.state.receivedAt),
-    principal: { type: "User", id: principal.id },
+    principal: { ...principalRef(principal), type: "User" },
     tenant,
   };
   const decision = config.pdp.decide(tenantActionRequest("read_audit", facts));
@@ -46,7 +46,9 @@ async function authorizeAuditor(c: Context<AppEnv>, deps: PipelineDeps, what: st
       entitySlice: decision.entitySlice,
     }),
   );
-  if (decision.effect !== "allow") throw new GatewayError("policy_denied", "reading this audit log is not allowed by policy");
+  if (decision.effect !== "allow") {
+    throw stepUpRequired(decision.obligations) ?? new GatewayError("policy_denied", "reading this audit log is not allowed by policy");
+  }
   return tenant;
 }
 

@@ -8,7 +8,7 @@ import type { AppEnv } from "./env.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import type { Authenticate } from "./identity/index.ts";
 import { createEgress, type Egress } from "./network/index.ts";
-import { AUTH_AGE_UNKNOWN, type PrincipalRef, type RequestEnvironment } from "./policy/index.ts";
+import { AUTH_AGE_UNKNOWN, type Obligation, type PrincipalRef, type RequestEnvironment } from "./policy/index.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
 import { createContinuousVerification, type ContinuousVerification } from "./verify/risk/index.ts";
 import type { ConfigAudit, ConfigSource, GatewayConfig } from "./workload/index.ts";
@@ -104,6 +104,21 @@ export function decisionRecord(state: RequestState, principal: Principal | undef
     delegation: principal?.delegation ?? null,
     ...fields,
   };
+}
+
+/**
+ * RFC 9470: a deny that a `step_up` obligation came with is answered 401
+ * `insufficient_user_authentication` with the `acr_values` (and `max_age`) the policy named, so the
+ * client can log the user in more strongly and retry; undefined when no denial asks for it.
+ */
+export function stepUpRequired(obligations: Iterable<Obligation>): GatewayError | undefined {
+  for (const obligation of obligations) {
+    if (obligation.kind !== "step_up") continue;
+    return new GatewayError("insufficient_user_authentication", "a stronger authentication is required for this request", {
+      challenge: { error: "insufficient_user_authentication", acrValues: obligation.acr, ...(obligation.maxAge ? { maxAge: obligation.maxAge } : {}) },
+    });
+  }
+  return undefined;
 }
 
 /** Commits a decision before its effect; when the log cannot commit, the request is refused. */

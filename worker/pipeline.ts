@@ -8,7 +8,17 @@
  * and every decision (allow or deny) is committed to the tenant's audit log before its effect.
  */
 import type { Context } from "hono";
-import { authenticateCaller, commit, continuousOf, decisionRecord, egressFor, principalRef, requestEnvironment, type PipelineDeps } from "./caller.ts";
+import {
+  authenticateCaller,
+  commit,
+  continuousOf,
+  decisionRecord,
+  egressFor,
+  principalRef,
+  requestEnvironment,
+  stepUpRequired,
+  type PipelineDeps,
+} from "./caller.ts";
 import type { Classification, NormalizedRequest, Principal } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import { classify, LABEL_HEADER } from "./data/index.ts";
@@ -84,12 +94,8 @@ async function route(config: GatewayConfig, request: NormalizedRequest, facts: O
 }
 
 function refusal(denials: Route[]): GatewayError {
-  const stepUp = denials.flatMap((d) => d.decision.obligations).find((o) => o.kind === "step_up");
-  if (stepUp?.kind === "step_up") {
-    return new GatewayError("insufficient_user_authentication", "a stronger authentication is required for this request", {
-      challenge: { error: "insufficient_user_authentication", acrValues: stepUp.acr, ...(stepUp.maxAge ? { maxAge: stepUp.maxAge } : {}) },
-    });
-  }
+  const stepUp = stepUpRequired(denials.flatMap((d) => d.decision.obligations));
+  if (stepUp) return stepUp;
   // A backend policy allowed failed the workload plane: say so, rather than "policy denied".
   const workload = denials.find((d) => d.workload)?.workload;
   if (workload?.code === "attestation_failed") {

@@ -112,7 +112,7 @@ export function readDocumentRequest(facts: ReadDocumentFacts): AuthzRequest {
 }
 
 export interface TenantActionFacts extends RequestEnvironment {
-  principal: { type: "User"; id: string };
+  principal: PrincipalRef & { type: "User" };
   tenant: string;
 }
 
