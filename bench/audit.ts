@@ -10,12 +10,8 @@
  *
  *   tsx bench/audit.ts      # writes bench/AUDIT.md and bench/audit.json; part of `npm run bench`
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { buildWorker, readWranglerToml, removeBuild } from "./build.ts";
-import { startWorker } from "./workers.ts";
+import { quantile, timedPost, withBenchWorker, writeBenchReport } from "./batches.ts";
 
-const BENCH_DIR = import.meta.dirname;
 const THROUGHPUT_BATCHES = 10;
 const THROUGHPUT_RECORDS = 2000;
 /** `batch` > 0: that many records per append RPC (what a Worker-side coalescing sink would send). */
@@ -30,15 +26,6 @@ const STEP_BATCHES = 60;
 const STEP_RECORDS = 100;
 const WARMUP = 3;
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
-async function timed(url: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(url, { method: "POST" });
-  await response.arrayBuffer();
-  if (response.status !== 204) throw new Error(`${url} answered ${response.status}`);
-  return performance.now() - started;
-}
 
 interface AuditBench {
   throughput: Array<{ inflight: number; batch: number; recordsPerSecondP50: number; recordsPerSecondMin: number }>;
@@ -47,24 +34,14 @@ interface AuditBench {
 }
 
 export async function benchAudit(log: (line: string) => void = console.log): Promise<AuditBench> {
-  const wrangler = readWranglerToml(join(BENCH_DIR, "audit.wrangler.toml"));
-  const build = await buildWorker("audit", "bench/audit.wrangler.toml");
-  const worker = await startWorker({
-    label: "audit",
-    modules: build.modules,
-    compatibilityDate: wrangler.compatibilityDate,
-    compatibilityFlags: wrangler.compatibilityFlags,
-    bindings: {},
-    durableObjects: { AUDIT_LOG: { className: "AuditLog", useSQLite: true }, KEY_RING: { className: "KeyRing", useSQLite: true } },
-  });
-  try {
+  return withBenchWorker("audit", { AUDIT_LOG: { className: "AuditLog", useSQLite: true }, KEY_RING: { className: "KeyRing", useSQLite: true } }, async (url) => {
     const throughput: AuditBench["throughput"] = [];
     for (const { inflight, batch: perCall } of MODES) {
       const tenant = `bench-${inflight}-${perCall}`;
       const rates: number[] = [];
       for (let batch = 0; batch < WARMUP + THROUGHPUT_BATCHES; batch++) {
-        const empty = await timed(`${worker.url}/append?n=0&tenant=${tenant}`);
-        const full = await timed(`${worker.url}/append?n=${THROUGHPUT_RECORDS}&inflight=${inflight}&batch=${perCall}&tenant=${tenant}`);
+        const empty = await timedPost(`${url}/append?n=0&tenant=${tenant}`);
+        const full = await timedPost(`${url}/append?n=${THROUGHPUT_RECORDS}&inflight=${inflight}&batch=${perCall}&tenant=${tenant}`);
         if (batch >= WARMUP) rates.push(THROUGHPUT_RECORDS / (Math.max(0.001, full - empty) / 1000));
       }
       rates.sort((a, b) => a - b);
@@ -74,8 +51,8 @@ export async function benchAudit(log: (line: string) => void = console.log): Pro
     }
     const means: number[] = [];
     for (let batch = 0; batch < WARMUP + STEP_BATCHES; batch++) {
-      const empty = await timed(`${worker.url}/append?n=0&tenant=step`);
-      const full = await timed(`${worker.url}/append?n=${STEP_RECORDS}&inflight=1&tenant=step`);
+      const empty = await timedPost(`${url}/append?n=0&tenant=step`);
+      const full = await timedPost(`${url}/append?n=${STEP_RECORDS}&inflight=1&tenant=step`);
       if (batch >= WARMUP) means.push(Math.max(0, full - empty) / STEP_RECORDS);
     }
     means.sort((a, b) => a - b);
@@ -83,17 +60,14 @@ export async function benchAudit(log: (line: string) => void = console.log): Pro
     log(`audit step (one write-ahead commit): p50 ${step.p50Ms.toFixed(3)} ms  p90 ${step.p90Ms.toFixed(3)} ms`);
     const signing: number[] = [];
     for (let i = 0; i < 20; i++) {
-      await timed(`${worker.url}/append?n=1&tenant=step`);
-      signing.push(await timed(`${worker.url}/checkpoint?tenant=step`));
+      await timedPost(`${url}/append?n=1&tenant=step`);
+      signing.push(await timedPost(`${url}/checkpoint?tenant=step`));
     }
     signing.sort((a, b) => a - b);
     const checkpoint = { p50Ms: quantile(signing, 0.5) };
     log(`checkpoint on demand (KeyRing signature round trip, HTTP included): p50 ${checkpoint.p50Ms.toFixed(2)} ms`);
     return { throughput, step, checkpoint };
-  } finally {
-    await worker.dispose();
-    removeBuild(build);
-  }
+  });
 }
 
 function markdown(result: AuditBench): string {
@@ -132,8 +106,5 @@ function markdown(result: AuditBench): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const result = await benchAudit();
-  writeFileSync(join(BENCH_DIR, "audit.json"), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(BENCH_DIR, "AUDIT.md"), markdown(result));
-  console.log("wrote bench/AUDIT.md and bench/audit.json");
+  writeBenchReport("audit", await benchAudit(), markdown);
 }

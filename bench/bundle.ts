@@ -9,15 +9,11 @@
  *
  *   tsx bench/bundle.ts      # writes bench/BUNDLE.md and bench/bundle.json; part of `npm run bench`
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { seedEntries } from "../dev/seed.ts";
-import { buildWorker, readWranglerToml, removeBuild } from "./build.ts";
-import { startWorker } from "./workers.ts";
+import { callCost, type CallCost, timedPost, withBenchWorker, writeBenchReport } from "./batches.ts";
 
 const BATCHES = 40;
 const WARMUP_BATCHES = 5;
-const BENCH_DIR = import.meta.dirname;
 
 const KINDS: ReadonlyArray<{ kind: string; what: string; when: string; perBatch: number }> = [
   { kind: "config-cached", what: "the configuration in force (inside CONFIG_REFRESH_MS)", when: "every request", perBatch: 2000 },
@@ -26,56 +22,25 @@ const KINDS: ReadonlyArray<{ kind: string; what: string; when: string; perBatch:
   { kind: "load-new-version", what: "verify + registry validation + strict Cedar compile", when: "once per bundle version per isolate", perBatch: 3 },
 ];
 
-interface KindResult {
+interface KindResult extends CallCost {
   kind: string;
   what: string;
   when: string;
-  p50Ms: number;
-  p90Ms: number;
-  meanMs: number;
 }
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
-async function timed(url: string, body?: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(url, { method: "POST", body });
-  await response.arrayBuffer();
-  if (response.status !== 204) throw new Error(`${url} answered ${response.status}`);
-  return performance.now() - started;
-}
 
 export async function benchBundle(log: (line: string) => void = console.log): Promise<{ bundleBytes: number; results: KindResult[] }> {
-  const wrangler = readWranglerToml(join(BENCH_DIR, "bundle.wrangler.toml"));
-  const build = await buildWorker("bundle", "bench/bundle.wrangler.toml");
-  const worker = await startWorker({
-    label: "bundle",
-    modules: build.modules,
-    compatibilityDate: wrangler.compatibilityDate,
-    compatibilityFlags: wrangler.compatibilityFlags,
-    bindings: {},
-  });
-  try {
+  return withBenchWorker("bundle", undefined, async (url) => {
     const bundle = seedEntries()[0]!.value;
-    await timed(`${worker.url}/setup`, bundle);
+    await timedPost(`${url}/setup`, bundle);
     const results: KindResult[] = [];
     for (const { kind, what, when, perBatch } of KINDS) {
-      const means: number[] = [];
-      for (let batch = 0; batch < WARMUP_BATCHES + BATCHES; batch++) {
-        const empty = await timed(`${worker.url}/run?kind=${kind}&n=0`);
-        const full = await timed(`${worker.url}/run?kind=${kind}&n=${perBatch}`);
-        if (batch >= WARMUP_BATCHES) means.push(Math.max(0, full - empty) / perBatch);
-      }
-      means.sort((a, b) => a - b);
-      const result = { kind, what, when, p50Ms: quantile(means, 0.5), p90Ms: quantile(means, 0.9), meanMs: means.reduce((a, b) => a + b, 0) / means.length };
+      const result = { kind, what, when, ...(await callCost(url, kind, perBatch, BATCHES, WARMUP_BATCHES)) };
       log(`bundle ${kind.padEnd(19)} p50 ${result.p50Ms.toFixed(4)} ms  p90 ${result.p90Ms.toFixed(4)} ms`);
       results.push(result);
     }
     return { bundleBytes: Buffer.byteLength(bundle), results };
-  } finally {
-    await worker.dispose();
-    removeBuild(build);
-  }
+  });
 }
 
 function markdown({ bundleBytes, results }: { bundleBytes: number; results: KindResult[] }): string {
@@ -97,8 +62,5 @@ function markdown({ bundleBytes, results }: { bundleBytes: number; results: Kind
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const report = await benchBundle();
-  writeFileSync(join(BENCH_DIR, "bundle.json"), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(BENCH_DIR, "BUNDLE.md"), markdown(report));
-  console.log("wrote bench/BUNDLE.md and bench/bundle.json");
+  writeBenchReport("bundle", await benchBundle(), markdown);
 }

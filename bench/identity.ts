@@ -8,22 +8,15 @@
  *
  *   tsx bench/identity.ts      # writes bench/IDENTITY.md and bench/identity.json; part of `npm run bench`
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { buildWorker, readWranglerToml, removeBuild } from "./build.ts";
-import { startWorker } from "./workers.ts";
+import { callCost, type CallCost, timedPost, withBenchWorker, writeBenchReport } from "./batches.ts";
 
 const BATCHES = 60;
 const PER_BATCH = 100;
 const WARMUP_BATCHES = 5;
-const BENCH_DIR = import.meta.dirname;
 
-interface KindResult {
+interface KindResult extends CallCost {
   kind: string;
   what: string;
-  p50Ms: number;
-  p90Ms: number;
-  meanMs: number;
 }
 
 const KINDS: ReadonlyArray<{ kind: string; what: string }> = [
@@ -33,49 +26,20 @@ const KINDS: ReadonlyArray<{ kind: string; what: string }> = [
   { kind: "dpop", what: "the same, plus the replay check in the ReplayCache Durable Object (same process)" },
 ];
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
-async function timed(url: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(url, { method: "POST" });
-  await response.arrayBuffer();
-  if (response.status !== 204) throw new Error(`${url} answered ${response.status}`);
-  return performance.now() - started;
-}
 
 export async function benchIdentity(log: (line: string) => void = console.log): Promise<KindResult[]> {
-  const wrangler = readWranglerToml(join(BENCH_DIR, "identity.wrangler.toml"));
-  const build = await buildWorker("identity", "bench/identity.wrangler.toml");
-  const worker = await startWorker({
-    label: "identity",
-    modules: build.modules,
-    compatibilityDate: wrangler.compatibilityDate,
-    compatibilityFlags: wrangler.compatibilityFlags,
-    bindings: {},
-    durableObjects: { REPLAY_CACHE: { className: "ReplayCache", useSQLite: true } },
-  });
-  try {
+  return withBenchWorker("identity", { REPLAY_CACHE: { className: "ReplayCache", useSQLite: true } }, async (url) => {
     // Two DPoP kinds consume proofs: one per authentication, never reused (each must pass the replay check).
     const proofs = 2 * (BATCHES + WARMUP_BATCHES) * PER_BATCH;
-    await timed(`${worker.url}/setup?n=${proofs}`);
+    await timedPost(`${url}/setup?n=${proofs}`);
     const results: KindResult[] = [];
     for (const { kind, what } of KINDS) {
-      const means: number[] = [];
-      for (let batch = 0; batch < WARMUP_BATCHES + BATCHES; batch++) {
-        const empty = await timed(`${worker.url}/run?kind=${kind}&n=0`);
-        const full = await timed(`${worker.url}/run?kind=${kind}&n=${PER_BATCH}`);
-        if (batch >= WARMUP_BATCHES) means.push(Math.max(0, full - empty) / PER_BATCH);
-      }
-      means.sort((a, b) => a - b);
-      const result = { kind, what, p50Ms: quantile(means, 0.5), p90Ms: quantile(means, 0.9), meanMs: means.reduce((a, b) => a + b, 0) / means.length };
+      const result = { kind, what, ...(await callCost(url, kind, PER_BATCH, BATCHES, WARMUP_BATCHES)) };
       log(`identity ${kind.padEnd(15)} p50 ${result.p50Ms.toFixed(3)} ms  p90 ${result.p90Ms.toFixed(3)} ms`);
       results.push(result);
     }
     return results;
-  } finally {
-    await worker.dispose();
-    removeBuild(build);
-  }
+  });
 }
 
 function markdown(results: KindResult[]): string {
@@ -97,8 +61,5 @@ function markdown(results: KindResult[]): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const results = await benchIdentity();
-  writeFileSync(join(BENCH_DIR, "identity.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(BENCH_DIR, "IDENTITY.md"), markdown(results));
-  console.log("wrote bench/IDENTITY.md and bench/identity.json");
+  writeBenchReport("identity", await benchIdentity(), markdown);
 }

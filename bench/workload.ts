@@ -9,23 +9,16 @@
  *
  *   tsx bench/workload.ts      # writes bench/WORKLOAD.md and bench/workload.json; part of `npm run bench`
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { buildWorker, readWranglerToml, removeBuild } from "./build.ts";
-import { startWorker } from "./workers.ts";
+import { callCost, type CallCost, timedPost, withBenchWorker, writeBenchReport } from "./batches.ts";
 
 const BATCHES = 60;
 const PER_BATCH = 1000;
 const COLD_PER_BATCH = 20;
 const WARMUP_BATCHES = 5;
-const BENCH_DIR = import.meta.dirname;
 
-interface KindResult {
+interface KindResult extends CallCost {
   kind: string;
   what: string;
-  p50Ms: number;
-  p90Ms: number;
-  meanMs: number;
 }
 
 const KINDS: ReadonlyArray<{ kind: string; what: string; perBatch: number }> = [
@@ -34,46 +27,18 @@ const KINDS: ReadonlyArray<{ kind: string; what: string; perBatch: number }> = [
   { kind: "attest-cold", what: "fresh gate: pinned key import, nonce, attestation exchange (in memory), ES256 verification, claims", perBatch: COLD_PER_BATCH },
 ];
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
-async function timed(url: string): Promise<number> {
-  const started = performance.now();
-  const response = await fetch(url, { method: "POST" });
-  await response.arrayBuffer();
-  if (response.status !== 204) throw new Error(`${url} answered ${response.status}`);
-  return performance.now() - started;
-}
 
 export async function benchWorkload(log: (line: string) => void = console.log): Promise<KindResult[]> {
-  const wrangler = readWranglerToml(join(BENCH_DIR, "workload.wrangler.toml"));
-  const build = await buildWorker("workload", "bench/workload.wrangler.toml");
-  const worker = await startWorker({
-    label: "workload",
-    modules: build.modules,
-    compatibilityDate: wrangler.compatibilityDate,
-    compatibilityFlags: wrangler.compatibilityFlags,
-    bindings: {},
-  });
-  try {
-    await timed(`${worker.url}/setup`);
+  return withBenchWorker("workload", undefined, async (url) => {
+    await timedPost(`${url}/setup`);
     const results: KindResult[] = [];
     for (const { kind, what, perBatch } of KINDS) {
-      const means: number[] = [];
-      for (let batch = 0; batch < WARMUP_BATCHES + BATCHES; batch++) {
-        const empty = await timed(`${worker.url}/run?kind=${kind}&n=0`);
-        const full = await timed(`${worker.url}/run?kind=${kind}&n=${perBatch}`);
-        if (batch >= WARMUP_BATCHES) means.push(Math.max(0, full - empty) / perBatch);
-      }
-      means.sort((a, b) => a - b);
-      const result = { kind, what, p50Ms: quantile(means, 0.5), p90Ms: quantile(means, 0.9), meanMs: means.reduce((a, b) => a + b, 0) / means.length };
+      const result = { kind, what, ...(await callCost(url, kind, perBatch, BATCHES, WARMUP_BATCHES)) };
       log(`workload ${kind.padEnd(16)} p50 ${result.p50Ms.toFixed(4)} ms  p90 ${result.p90Ms.toFixed(4)} ms`);
       results.push(result);
     }
     return results;
-  } finally {
-    await worker.dispose();
-    removeBuild(build);
-  }
+  });
 }
 
 function markdown(results: KindResult[]): string {
@@ -98,8 +63,5 @@ function markdown(results: KindResult[]): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const results = await benchWorkload();
-  writeFileSync(join(BENCH_DIR, "workload.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(BENCH_DIR, "WORKLOAD.md"), markdown(results));
-  console.log("wrote bench/WORKLOAD.md and bench/workload.json");
+  writeBenchReport("workload", await benchWorkload(), markdown);
 }
