@@ -1,6 +1,6 @@
 /** The Worker's bindings and Hono's typed context: what only the Workers runtime provides. */
 import type { RequestState } from "./context.ts";
-import type { ReplayCache } from "./identity/replay-cache.ts";
+import type { ReplayCache } from "./identity/index.ts";
 import type { AuditLog, KeyRing, VerifyVars } from "./verify/index.ts";
 import type { Revocations, RiskEngine } from "./verify/risk/index.ts";
 

@@ -9,7 +9,7 @@ import { createAuditSink } from "./verify/index.ts";
 import { createConfigSource } from "./workload/index.ts";
 
 export { AuditLog, KeyRing } from "./verify/index.ts";
-export { ReplayCache } from "./identity/replay-cache.ts";
+export { ReplayCache } from "./identity/index.ts";
 export { Revocations, RiskEngine } from "./verify/risk/index.ts";
 
 export default createApp({

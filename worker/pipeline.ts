@@ -27,8 +27,7 @@ import { sha256Hex } from "./lib/encoding.ts";
 import { readJsonBody, upstreamHeaders } from "./network/index.ts";
 import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
 import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
-import type { Backend, GatewayConfig } from "./workload/index.ts";
-import { workloadGate, type WorkloadVerdict } from "./workload/gate.ts";
+import { workloadGate, type Backend, type GatewayConfig, type WorkloadVerdict } from "./workload/index.ts";
 
 /** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
 export function policyFacts(

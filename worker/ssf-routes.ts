@@ -13,10 +13,9 @@ import type { Context } from "hono";
 import { commit, configAudit, continuousOf, decisionRecord, egressFor, type PipelineDeps } from "./caller.ts";
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
-import { createKeySets } from "./identity/jwks.ts";
+import { createKeySets } from "./identity/index.ts";
 import { readBoundedBody } from "./network/index.ts";
-import { planSignal, SetRefusal, verifySet, type SignalAction } from "./verify/risk/index.ts";
-import { MAX_SET_CHARS } from "./verify/risk/set.ts";
+import { MAX_SET_CHARS, planSignal, SetRefusal, verifySet, type SignalAction } from "./verify/risk/index.ts";
 
 const SET_MEDIA_TYPE = "application/secevent+jwt";
 

@@ -17,7 +17,7 @@ import { looksLikeJwtSvid, trustDomainKeys, verifyJwtSvid } from "./jwt-svid.ts"
 import { createReplayGuard, type ReplayCache } from "./replay-cache.ts";
 import { verifyX509Svid } from "./x509-svid.ts";
 
-export type { Fetcher } from "./jwks.ts";
+export { createKeySets, type Fetcher } from "./jwks.ts";
 export { ReplayCache } from "./replay-cache.ts";
 
 export interface IdentityOptions {

@@ -20,6 +20,7 @@ import { importTrustedKeys, type TrustedKeys } from "./trusted-keys.ts";
 export type { Backend, Issuer, Level, Registry, Tenant, Tier, Tool, Transmitter, TrustDomain, Workload } from "./registry.ts";
 export { RegistryError, parseRegistry } from "./registry.ts";
 export { worldEntities } from "./entities.ts";
+export { workloadGate, type WorkloadVerdict } from "./gate.ts";
 export { BUNDLE_KEY } from "./bundle-format.ts";
 export type { BundleRefusalCode } from "./bundle-verify.ts";
 

@@ -26,7 +26,7 @@ export { RiskEngine, type RiskChange, type RiskUpdate, SqlRiskStore } from "./ri
 export { Revocations, type Revocation, type RevocationQuery, type Revoked, RETENTION_SECONDS, SqlRevocationStore } from "./revocations.ts";
 export { DEFAULT_TUNING, emptyState, impossibleTravel, observe, type Observation, type RiskLevel, type RiskState } from "./score.ts";
 export { planSignal, type SignalAction, type SignalPlan } from "./signals.ts";
-export { EVENT_TYPES, SET_TYPE, SetCheckUnavailable, SetRefusal, type SetErrorCode, type SetVerifier, type VerifiedSet, verifySet } from "./set.ts";
+export { EVENT_TYPES, MAX_SET_CHARS, SET_TYPE, SetCheckUnavailable, SetRefusal, type SetErrorCode, type SetVerifier, type VerifiedSet, verifySet } from "./set.ts";
 
 /** The bindings continuous verification uses. */
 export type ContinuousBindings = Pick<Env, "RISK" | "REVOCATIONS">;
