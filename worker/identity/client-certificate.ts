@@ -21,6 +21,7 @@ import {
   type Name,
 } from "@peculiar/asn1-x509";
 import { GatewayError } from "../errors.ts";
+import { base64url, toHex } from "../lib/encoding.ts";
 import { CLOCK_SKEW_SECONDS } from "./access-token.ts";
 
 /** A client certificate the edge verified, read from its DER. Times are seconds since the epoch. */
@@ -186,10 +187,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
 }
 
+/** Upper-case hex, as certificates print serial numbers and DER values. */
 function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
-}
-
-function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toHex(bytes).toUpperCase();
 }
