@@ -164,6 +164,28 @@ export class KeyRingCore {
     });
   }
 
+  /**
+   * A compact JWS (RFC 7515, `alg: EdDSA`, RFC 8037) over `payload`, signed by the newest key that may
+   * sign and naming it in `kid`, so a verifier finds it in `/.well-known/jwks.json`. During an overlap
+   * the newest key signs: both are published, and the older one stays published for `retainMs`,
+   * longer than any token the ring signs may live.
+   */
+  signJws(payload: Record<string, unknown>, typ: string): Promise<string> {
+    return this.#serial(async () => {
+      await this.#maintain();
+      const now = this.#now();
+      const newest = this.#store
+        .keys()
+        .filter((k) => k.privateKey !== null && (k.signsUntil === null || k.signsUntil > now))
+        .sort((a, b) => b.createdAt - a.createdAt)[0];
+      if (newest === undefined) throw new AuditError("signing_unavailable", "the key ring has no key that may sign");
+      const header = base64url(utf8(JSON.stringify({ alg: "EdDSA", typ, kid: newest.kid })));
+      const signingInput = `${header}.${base64url(utf8(JSON.stringify(payload)))}`;
+      const signature = await crypto.subtle.sign({ name: "Ed25519" }, await this.#signer(newest), utf8(signingInput) as Uint8Array<ArrayBuffer>);
+      return `${signingInput}.${base64url(signature)}`;
+    });
+  }
+
   async #signer(key: RingKey): Promise<CryptoKey> {
     let signer = this.#signers.get(key.kid);
     if (signer === undefined) {

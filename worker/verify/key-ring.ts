@@ -30,6 +30,13 @@ export class KeyRing extends DurableObject<VerifyVars> {
     return formatNote(text, lines);
   }
 
+  /** A compact EdDSA JWS over `payload` with the newest signing key (delegated tokens, gateway assertions). */
+  async signJws(payload: Record<string, unknown>, typ: string): Promise<string> {
+    const jws = await this.#core.signJws(payload, typ);
+    await this.#arm();
+    return jws;
+  }
+
   async publicKeys(): Promise<PublishedKey[]> {
     const keys = await this.#core.published();
     await this.#arm();

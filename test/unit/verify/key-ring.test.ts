@@ -1,4 +1,5 @@
 /** The key ring's schedule with frozen time, and the checkpoint issuer over it, with in-memory storage. */
+import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { CheckpointIssuer, type CheckpointStore, type StoredCheckpoint } from "../../../worker/verify/checkpoint-issuer.ts";
 import { KeyRingCore, type KeyRingStore, type RingKey } from "../../../worker/verify/key-ring-core.ts";
@@ -27,6 +28,22 @@ async function signedBy(core: KeyRingCore, text: string): Promise<string> {
 }
 
 describe("KeyRingCore", () => {
+  it("signs a JWS with the newest key, verifiable from the published JWKS across a rotation", async () => {
+    const clock = { now: Date.UTC(2026, 10, 1) };
+    const { core } = ring(clock);
+    const payload = { sub: "alice", aud: "urn:tool", exp: Math.floor((clock.now + POLICY.rotateMs) / 1000) + 60 };
+    const first = await core.signJws(payload, "JWT");
+    clock.now += POLICY.rotateMs; // a successor exists; it signs from now on
+    const second = await core.signJws(payload, "JWT");
+    const jwks = createLocalJWKSet({ keys: (await core.published()).map(({ vkey: _vkey, signs_until: _until, ...jwk }) => jwk) });
+    const options = { algorithms: ["EdDSA"], audience: "urn:tool", currentDate: new Date(clock.now) };
+    const a = await jwtVerify(first, jwks, options);
+    const b = await jwtVerify(second, jwks, options);
+    expect(a.protectedHeader.kid).not.toBe(b.protectedHeader.kid);
+    expect(b.payload.sub).toBe("alice");
+  });
+
+
   it("refuses an overlap as long as the rotation period", () => {
     expect(() => new KeyRingCore(new MemoryKeys(), { keyName: "k", rotateMs: 10, overlapMs: 10, retainMs: 1 })).toThrow(TypeError);
   });
