@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { DEV_TRUSTED_KEYS } from "./dev/signing/sign-bundle.ts";
+import { DEV_VAULT_KEKS, LOCAL_WORKERD_PLACEMENT } from "./dev/vault-keys.ts";
 
 /**
  * Two projects: `workers` runs unit tests of pure cores and integration tests of the Worker inside
@@ -25,6 +26,11 @@ export default defineConfig({
                 UPSTREAM_KEY_EU_CONFIDENTIAL: "dev-upstream-key-eu-confidential",
                 // wrangler.toml pins no bundle key; the tests' seeds are signed with the dev key.
                 BUNDLE_TRUSTED_KEYS: DEV_TRUSTED_KEYS,
+                // The mocks listen on loopback, which only local development may name (never in wrangler.toml).
+                VERITY_LOCAL_DEV: "loopback",
+                // Test-only vault keys; workerd has no Durable Object jurisdictions (dev/vault-keys.ts).
+                ...DEV_VAULT_KEKS,
+                ...LOCAL_WORKERD_PLACEMENT,
               },
             },
           }),
@@ -32,6 +38,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/unit/**/*.test.ts", "test/worker/**/*.test.ts"],
+          // Trusts the in-process gateway's keys at the self-hosted mock backend (gateway-signed assertions).
+          setupFiles: ["./test/support/assertion-trust.ts"],
           testTimeout: 20_000,
         },
       },

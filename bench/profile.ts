@@ -8,13 +8,12 @@
 import { IDP_ORIGIN, MOCK_BACKENDS } from "../dev/config.ts";
 import { startIdp } from "../dev/idp.ts";
 import { startMockBackend } from "../dev/mock-backend.ts";
-import { seedEntries } from "../dev/seed.ts";
 import { tokenFor } from "../test/support/tokens.ts";
 import { buildWorker, readWranglerToml, removeBuild } from "./build.ts";
 import { runLoad } from "./load.ts";
 import { assertPortFree, freePort } from "./ports.ts";
 import { chatBody } from "./prompt.ts";
-import { veritySpec } from "./verity-worker.ts";
+import { benchSeedEntries, veritySpec } from "./verity-worker.ts";
 import { startWorker } from "./workers.ts";
 
 interface ProfileNode {
@@ -97,7 +96,7 @@ try {
   const worker = await startWorker({ ...veritySpec("verity", build.modules, wrangler), inspectorPort });
   closers.push(worker.dispose);
   const kv = await worker.mf.getKVNamespace("CONFIG");
-  for (const entry of seedEntries()) await kv.put(entry.key, entry.value);
+  for (const entry of benchSeedEntries()) await kv.put(entry.key, entry.value);
   const token = await tokenFor("alice", idp.issuer);
   const target = { name: "verity", url: `${worker.url}/v1/chat/completions`, headers: { authorization: `Bearer ${token}` } };
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ id: string; title: string; webSocketDebuggerUrl: string }>;

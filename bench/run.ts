@@ -15,7 +15,6 @@ import { join } from "node:path";
 import { IDP_ORIGIN, MOCK_BACKENDS } from "../dev/config.ts";
 import { startIdp } from "../dev/idp.ts";
 import { startMockBackend } from "../dev/mock-backend.ts";
-import { seedEntries } from "../dev/seed.ts";
 import { tokenFor } from "../test/support/tokens.ts";
 import { buildWorker, readWranglerToml, removeBuild, ROOT, type Build } from "./build.ts";
 import { measureTtfb, runLoad, timedRequest, type LoadResult, type Target } from "./load.ts";
@@ -26,7 +25,7 @@ import { chatBody } from "./prompt.ts";
 import { markdown, printSummary } from "./report.ts";
 import type { BenchResults, Delta, Mode, StartupResult, TargetResult } from "./results.ts";
 import { readSettings, type Settings, type TargetName } from "./settings.ts";
-import { veritySpec } from "./verity-worker.ts";
+import { benchSeedEntries, veritySpec } from "./verity-worker.ts";
 import { startWorker } from "./workers.ts";
 
 const BENCH_DIR = import.meta.dirname;
@@ -213,7 +212,7 @@ async function main(): Promise<void> {
     const worker = await startWorker(veritySpec("verity", build.modules, wrangler));
     closers.push(worker.dispose);
     const kv = await worker.mf.getKVNamespace("CONFIG");
-    for (const entry of seedEntries()) await kv.put(entry.key, entry.value);
+    for (const entry of benchSeedEntries()) await kv.put(entry.key, entry.value);
     // Tokens live 10 minutes; this phase takes well under one, so one token fetched now serves it.
     const token = await tokenFor("alice", idp.issuer);
     const target: Target = { name: "verity", url: `${worker.url}/v1/chat/completions`, headers: { authorization: `Bearer ${token}` } };

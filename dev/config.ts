@@ -15,12 +15,25 @@ export interface MockBackendSpec {
   /** The API key the mock requires, as the gateway's Worker secret `secret` would hold it. */
   apiKey: string;
   secret: string;
+  /**
+   * A self-hosted backend that requires the gateway-signed assertion (dev/mock/assertion.ts): the
+   * registry's `assertion.audience` for it, the gateway's issuer and where its keys are published.
+   */
+  assertion?: { audience: string; issuer: string; jwksUri: string };
 }
 
 export const MOCK_BACKENDS: readonly MockBackendSpec[] = [
   { id: "eu-public", port: 8791, region: "eu", tier: "public", apiKey: "dev-upstream-key-eu-public", secret: "UPSTREAM_KEY_EU_PUBLIC" },
   { id: "us-public", port: 8792, region: "us", tier: "public", apiKey: "dev-upstream-key-us-public", secret: "UPSTREAM_KEY_US_PUBLIC" },
-  { id: "eu-confidential", port: 8793, region: "eu", tier: "confidential", apiKey: "dev-upstream-key-eu-confidential", secret: "UPSTREAM_KEY_EU_CONFIDENTIAL" },
+  {
+    id: "eu-confidential",
+    port: 8793,
+    region: "eu",
+    tier: "confidential",
+    apiKey: "dev-upstream-key-eu-confidential",
+    secret: "UPSTREAM_KEY_EU_CONFIDENTIAL",
+    assertion: { audience: "https://eu-confidential.verity.local", issuer: "https://gateway.verity.local", jwksUri: "http://127.0.0.1:8787/.well-known/jwks.json" },
+  },
 ];
 
 /**
@@ -34,6 +47,8 @@ export const IDP_MTLS_ORIGIN = "https://127.0.0.1:8789";
  * `request.cf.tlsClientAuth`, as the edge does. Only the local stack has this; production has the edge.
  */
 export const EDGE_ORIGIN = "https://127.0.0.1:8790";
+/** The mock tool server (dev/tools.ts): the seeded tools' endpoints (`/tools/<id>`, kv-seeds/tools.json). */
+export const TOOLS_ORIGIN = "http://127.0.0.1:8795";
 /** The dev SPIFFE issuer: trust bundles and JWT-SVIDs for the dev trust domain. */
 export const SPIFFE_ORIGIN = "http://127.0.0.1:8794";
 export const SPIFFE_TRUST_DOMAIN = "acme.verity.local";
@@ -41,3 +56,5 @@ export const SPIFFE_TRUST_DOMAIN = "acme.verity.local";
 export const SSF_ORIGIN = "http://127.0.0.1:8796";
 /** The audience the gateway's receiver (`POST /ssf/events`) has at the dev transmitter. */
 export const SSF_RECEIVER_AUDIENCE = "https://gateway.verity.local/ssf";
+/** The dev MCP server (dev/mcp-server.ts): streamable HTTP at `/mcp`, behind the gateway's `/mcp/acme-docs`. */
+export const MCP_SERVER_ORIGIN = "http://127.0.0.1:8797";

@@ -13,6 +13,9 @@
  *   makes later tokens go wrong (`valid`, `bad-measurement`, `stale-nonce`, `reused-nonce`,
  *   `bad-signature`, `unpinned-key`, `expired`; dev/mock/attestation.ts), `GET` shows the setting.
  *   Attestation requests are recorded in `/__mock/requests` like any other.
+ * - a backend with `assertion` in its spec (eu-confidential) refuses chat requests without a valid
+ *   gateway-signed `X-Verity-Assertion` (401 `assertion_missing` / `assertion_invalid`, dev/mock/assertion.ts);
+ *   `POST /__mock/assertion-keys {"keys"}` trusts more gateway keys (TEST ONLY: the Worker tests' gateway).
  *
  * The last user message steers the reply: `#echo`, `#tool:<name> <json-args>`, `#say:<text>`,
  * `#model:<id>`, `#slow:<ms>`, and for the gateway's tests `#status:<code>` (an error whose body holds
@@ -25,6 +28,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { MOCK_BACKENDS, type MockBackendSpec } from "./config.ts";
 import { closeServer, isEntryPoint, listen } from "./lib/http-server.ts";
 import { anthropic } from "./mock/anthropic.ts";
+import { ASSERTION_KEYS_PATH, createAssertionVerifier, type AssertionVerifier } from "./mock/assertion.ts";
 import { createAttestationService, parseAttestationSettings, type MockAttestationService } from "./mock/attestation.ts";
 import { parseJsonBody, pause, readBody, sendJson, sendStream } from "./mock/http.ts";
 import { openai } from "./mock/openai.ts";
@@ -62,6 +66,8 @@ interface BackendState {
   seq: number;
   /** The confidential tier's attestation service. */
   attestation?: MockAttestationService;
+  /** A backend that requires the gateway-signed assertion on its model routes. */
+  assertion?: AssertionVerifier;
 }
 
 /** Starts one backend on `spec.port` (0: a free port, for tests). */
@@ -69,6 +75,7 @@ export async function startMockBackend(spec: MockBackendSpec): Promise<RunningMo
   checkSpec(spec);
   const state: BackendState = { spec, log: new RequestLog(), seq: 0 };
   if (spec.tier === "confidential") state.attestation = await createAttestationService(spec.id);
+  if (spec.assertion) state.assertion = createAssertionVerifier(spec.assertion);
   const server = createServer(handler(state));
   const port = await listen(server, spec.port, "127.0.0.1");
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
@@ -91,6 +98,7 @@ async function serve(state: BackendState, request: IncomingMessage, response: Se
   if (path.startsWith(REDIRECT_PREFIX)) return redirect(state.log, request, response, path.slice(REDIRECT_PREFIX.length));
   if (state.attestation && path === ATTESTATION_ADMIN_PATH) return attestationAdmin(state.attestation, request, response);
   if (state.attestation && path === ATTESTATION_PATH) return attest(state, state.attestation, request, response);
+  if (state.assertion && path === ASSERTION_KEYS_PATH) return registerAssertionKeys(state.assertion, request, response);
 
   const format = wireFormatFor(path, request);
   try {
@@ -159,6 +167,7 @@ async function route(state: BackendState, format: WireFormat, exchange: Exchange
 }
 
 async function chat(state: BackendState, format: WireFormat, exchange: Exchange): Promise<void> {
+  await state.assertion?.check(exchange.request.headers);
   format.checkAuth(exchange.request.headers, state.spec.apiKey);
   const chatRequest = format.parseRequest(parseJsonBody(exchange.bodyText));
   const outcome = steer(state.spec, chatRequest);
@@ -209,6 +218,16 @@ async function attest(state: BackendState, service: MockAttestationService, requ
   }
   if (typeof nonce !== "string" || nonce.length < 16 || nonce.length > 256) return sendJson(response, 400, { error: "body must be {\"nonce\": string}" });
   sendJson(response, 200, { token: await service.issue(nonce) });
+}
+
+async function registerAssertionKeys(verifier: AssertionVerifier, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (request.method !== "POST") return sendJson(response, 405, { error: `use POST on ${ASSERTION_KEYS_PATH}` });
+  try {
+    sendJson(response, 200, { registered: verifier.register(parseJsonBody(await readBody(request))) });
+  } catch (error) {
+    if (error instanceof WireError) return sendJson(response, error.status, { error: error.message });
+    throw error;
+  }
 }
 
 async function attestationAdmin(service: MockAttestationService, request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -18,6 +18,8 @@ export interface SeedFiles {
   tools: unknown;
   /** Shared Signals transmitters (kv-seeds/transmitters.json); optional, as older variants have none. */
   transmitters?: unknown;
+  /** MCP servers behind `/mcp/{server}` (kv-seeds/mcp-servers.json); optional, as older variants have none. */
+  mcpServers?: unknown;
   entities: unknown;
   schema: string;
   /** Policy file name → text. */
@@ -41,6 +43,7 @@ export function seedDocuments(files: SeedFiles): BundleDocuments {
     backends: files.backends,
     tools: files.tools,
     ...(files.transmitters !== undefined ? { transmitters: files.transmitters } : {}),
+    ...(files.mcpServers !== undefined ? { mcpServers: files.mcpServers } : {}),
   };
   // A JSON round trip: the seeds are parsed JSON files, and this drops what JSON cannot carry.
   return JSON.parse(

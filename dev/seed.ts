@@ -26,6 +26,7 @@ export function readSeedFiles(seedDir = join(root, "kv-seeds"), policyDir = join
     backends: at("backends.json"),
     tools: at("tools.json"),
     transmitters: at("transmitters.json"),
+    mcpServers: at("mcp-servers.json"),
     entities: at("entities.json"),
     schema: readFileSync(join(policyDir, "schema.cedarschema"), "utf8"),
     policies,

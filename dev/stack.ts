@@ -9,14 +9,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EDGE_ORIGIN, GATEWAY_ORIGIN, IDP_MTLS_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS, SPIFFE_ORIGIN, SSF_ORIGIN } from "./config.ts";
+import { EDGE_ORIGIN, GATEWAY_ORIGIN, IDP_MTLS_ORIGIN, IDP_ORIGIN, MOCK_BACKENDS, SPIFFE_ORIGIN, SSF_ORIGIN, TOOLS_ORIGIN, MCP_SERVER_ORIGIN } from "./config.ts";
 import { startEdge } from "./edge.ts";
 import { startIdp } from "./idp.ts";
 import { startSpiffeIssuer } from "./spiffe.ts";
 import { startSsfTransmitter } from "./ssf.ts";
 import { startMockBackend } from "./mock-backend.ts";
+import { startMockTools } from "./tools.ts";
+import { startDevMcpServer } from "./mcp-server.ts";
 import { stopGroup } from "./lib/process-group.ts";
 import { DEV_TRUSTED_KEYS } from "./signing/sign-bundle.ts";
+import { DEV_VAULT_KEKS, LOCAL_WORKERD_PLACEMENT } from "./vault-keys.ts";
 import { seedEntries } from "./seed.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -79,6 +82,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await assertPortFree(portOf(EDGE_ORIGIN), "dev edge");
   await assertPortFree(portOf(SPIFFE_ORIGIN), "SPIFFE issuer");
   await assertPortFree(portOf(SSF_ORIGIN), "Shared Signals transmitter");
+  await assertPortFree(portOf(TOOLS_ORIGIN), "mock tools");
+  await assertPortFree(portOf(MCP_SERVER_ORIGIN), "dev MCP server");
   for (const backend of MOCK_BACKENDS) await assertPortFree(backend.port, `mock backend ${backend.id}`);
 
   const closers: Array<() => Promise<void>> = [];
@@ -93,6 +98,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     closers.push(idp.close);
     closers.push((await startSpiffeIssuer({ port: portOf(SPIFFE_ORIGIN) })).close);
     closers.push((await startSsfTransmitter({ port: portOf(SSF_ORIGIN) })).close);
+    closers.push((await startMockTools({ port: portOf(TOOLS_ORIGIN), gatewayOrigin: GATEWAY_ORIGIN })).close);
+    closers.push((await startDevMcpServer({ port: portOf(MCP_SERVER_ORIGIN), gatewayOrigin: GATEWAY_ORIGIN })).close);
     for (const backend of MOCK_BACKENDS) closers.push((await startMockBackend(backend)).close);
 
     const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
@@ -106,7 +113,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
 
     // wrangler.toml pins no bundle key; the local stack trusts the dev key its seeds are signed with.
-    const vars = [...MOCK_BACKENDS.flatMap((b) => ["--var", `${b.secret}:${b.apiKey}`]), "--var", `BUNDLE_TRUSTED_KEYS:${DEV_TRUSTED_KEYS}`];
+    const vars = [...MOCK_BACKENDS.flatMap((b) => ["--var", `${b.secret}:${b.apiKey}`]), "--var", `BUNDLE_TRUSTED_KEYS:${DEV_TRUSTED_KEYS}`,
+      // The mock services listen on loopback; only local development may name it (worker/network/addresses.ts).
+      "--var", "VERITY_LOCAL_DEV:loopback"];
+    // Test-only vault keys, and no Durable Object jurisdictions (local workerd has none): dev/vault-keys.ts.
+    for (const [name, value] of Object.entries({ ...DEV_VAULT_KEKS, ...LOCAL_WORKERD_PLACEMENT })) vars.push("--var", `${name}:${value}`);
     gateway = spawn(
       process.execPath,
       [wranglerBin, "dev", "--ip", "127.0.0.1", "--port", String(portOf(GATEWAY_ORIGIN)), "--persist-to", persistTo, "--show-interactive-dev-session=false", ...vars],
@@ -139,6 +150,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   log(`dev edge           ${EDGE_ORIGIN}  (TLS with client certificates in front of the gateway, as Cloudflare's edge)`);
   log(`SPIFFE issuer      ${SPIFFE_ORIGIN}  (trust bundle at /bundle, JWT-SVIDs at POST /jwt-svid)`);
   log(`SSF transmitter    ${SSF_ORIGIN}  (keys at /jwks; POST /transmit pushes a CAEP event to the gateway)`);
+  log(`mock tools         ${TOOLS_ORIGIN}  (the seeded tools at /tools/<id>; they verify the gateway's delegated tokens)`);
+  log(`dev MCP server     ${MCP_SERVER_ORIGIN}/mcp  (acme-docs, reached through the gateway's /mcp/acme-docs)`);
   for (const b of MOCK_BACKENDS) log(`mock backend       http://127.0.0.1:${b.port}  ${b.id} (${b.region}, ${b.tier})`);
   return { stop };
 }

@@ -14,10 +14,14 @@ import {
 } from "./audit-routes.ts";
 import type { AppEnv } from "./env.ts";
 import { asGatewayError, errorResponse, GatewayError, type WireFormat } from "./errors.ts";
-import { continuousOf, type PipelineDeps } from "./caller.ts";
+import { configAudit, continuousOf, type PipelineDeps } from "./caller.ts";
+import { createCors, networkPlan } from "./network/index.ts";
 import { handleModels } from "./models-route.ts";
 import { handleChat } from "./pipeline.ts";
 import { createSsfReceiver } from "./ssf-routes.ts";
+import { handleErasure, handlePayloadRead } from "./vault-routes.ts";
+import { handleToolInvoke } from "./tools/invoke.ts";
+import { handleMcpDelete, handleMcpGet, handleMcpPost, handleMcpResourceMetadata } from "./mcp-routes.ts";
 
 /** Errors speak the route's wire format: Anthropic on /v1/messages and for Anthropic clients. */
 function wireFormatOf(request: Request): WireFormat {
@@ -32,6 +36,8 @@ const METHODS = [
   ["/v1/models", "GET"],
   ["/healthz", "GET"],
   ["/ssf/events", "POST"],
+  ["/admin/:tenant/erasure", "POST"],
+  ["/v1/tools/:tool/invoke", "POST"],
 ] as const;
 
 export function createApp(deps: PipelineDeps): Hono<AppEnv> {
@@ -42,6 +48,8 @@ export function createApp(deps: PipelineDeps): Hono<AppEnv> {
     await next();
     c.res.headers.set("x-request-id", c.var.state.requestId);
   });
+  // CORS closed by default (worker/network/cors.ts): preflights are answered here, before any route.
+  app.use("*", createCors(async (c) => networkPlan((await deps.config.current(c.env, configAudit(() => deps.audit(c.env), c.var.state))).registry)));
   app.use("*", continuousOf(deps).observeRequests(deps.audit));
 
   app.onError(function renderError(error, c: Context<AppEnv>) {
@@ -67,8 +75,15 @@ export function createApp(deps: PipelineDeps): Hono<AppEnv> {
   app.get("/audit/:tenant/checkpoint", (c) => handleAuditCheckpoint(c, deps));
   app.get("/audit/:tenant/proof/inclusion", (c) => handleInclusionProof(c, deps));
   app.get("/audit/:tenant/proof/consistency", (c) => handleConsistencyProof(c, deps));
+  app.get("/audit/:tenant/payload/:id", (c) => handlePayloadRead(c, deps));
+  app.post("/admin/:tenant/erasure", (c) => handleErasure(c, deps));
   app.get("/.well-known/jwks.json", (c) => handleJwks(c));
   app.post("/ssf/events", createSsfReceiver(deps));
+  app.post("/v1/tools/:tool/invoke", (c) => handleToolInvoke(c, deps));
+  app.post("/mcp/:server", (c) => handleMcpPost(c, deps));
+  app.get("/mcp/:server", (c) => handleMcpGet(c));
+  app.delete("/mcp/:server", (c) => handleMcpDelete(c, deps));
+  app.get("/.well-known/oauth-protected-resource/mcp/:server", (c) => handleMcpResourceMetadata(c, deps));
 
   for (const [path, allow] of METHODS) {
     app.all(path, function wrongMethod() {

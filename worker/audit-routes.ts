@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
 import { authenticateCaller, commit, decisionRecord, principalRef, requestEnvironment, stepUpRequired, type PipelineDeps } from "./caller.ts";
+import { placedStub } from "./lib/tenant-placement.ts";
 import { tenantActionRequest, type TenantActionFacts } from "./policy/index.ts";
 import {
   type AuditEntry,
@@ -18,12 +19,23 @@ import {
   type SignedCheckpoint,
   type TreeHead,
 } from "./verify/index.ts";
+import type { Tenant } from "./workload/index.ts";
 
-async function authorizeAuditor(c: Context<AppEnv>, deps: PipelineDeps, what: string): Promise<string> {
+/** The tenant whose log the caller may read (a PDP `read_audit` decision, itself audited); throws otherwise. */
+export async function authorizeAuditor(c: Context<AppEnv>, deps: PipelineDeps, what: string): Promise<Tenant> {
   const { config, principal } = await authenticateCaller(c, deps);
   const tenant = c.req.param("tenant") ?? "";
-  if (!config.registry.tenants.has(tenant)) throw new GatewayError("not_found", "no such tenant");
-  if (principal.kind !== "user") throw new GatewayError("forbidden", "audit routes are for people with the auditor role");
+  const found = config.registry.tenants.get(tenant);
+  const refuse = async (refusal: GatewayError): Promise<never> => {
+    // Refused before the PDP is asked (no such tenant, not a person): recorded all the same.
+    await commit(
+      deps.audit(c.env),
+      decisionRecord(c.var.state, principal, { action: "read_audit", what, resource: { type: "Tenant", id: tenant }, decision: "deny", code: refusal.code, configVersion: config.version }),
+    );
+    throw refusal;
+  };
+  if (found === undefined) return refuse(new GatewayError("not_found", "no such tenant"));
+  if (principal.kind !== "user") return refuse(new GatewayError("forbidden", "audit routes are for people with the auditor role"));
   const facts: TenantActionFacts = {
     ...requestEnvironment(principal, c.req.raw, c.var.state.receivedAt),
     principal: { ...principalRef(principal), type: "User" },
@@ -49,7 +61,7 @@ async function authorizeAuditor(c: Context<AppEnv>, deps: PipelineDeps, what: st
   if (decision.effect !== "allow") {
     throw stepUpRequired(decision.obligations) ?? new GatewayError("policy_denied", "reading this audit log is not allowed by policy");
   }
-  return tenant;
+  return found;
 }
 
 /** The reads this route makes. Typed by hand: the RPC stub type of recursive JSON records is too deep for tsc. */
@@ -62,8 +74,9 @@ interface AuditLogReader {
   checkpointAt(size: number): Promise<SignedCheckpoint | undefined>;
 }
 
-function logOf(env: AppEnv["Bindings"], tenant: string): AuditLogReader {
-  return env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant)) as unknown as AuditLogReader;
+/** The tenant's log, in the tenant's jurisdiction (the same placement the audit sink writes to). */
+function logOf(env: AppEnv["Bindings"], tenant: Tenant): AuditLogReader {
+  return placedStub(env.AUDIT_LOG, tenant.id, tenant.jurisdiction, env) as unknown as AuditLogReader;
 }
 
 function boundedInteger(raw: string | undefined, name: string, fallback: number): number {

@@ -7,7 +7,7 @@ import type { Principal, RequestState } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import type { Authenticate } from "./identity/index.ts";
-import { createEgress, type Egress } from "./network/index.ts";
+import { admit, createEgress, identityHeaders, LimitedError, networkPlan, originRefusal, segmentRefusal, type Egress } from "./network/index.ts";
 import { AUTH_AGE_UNKNOWN, type Obligation, type PrincipalRef, type RequestEnvironment } from "./policy/index.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
 import { createContinuousVerification, type ContinuousVerification } from "./verify/risk/index.ts";
@@ -46,7 +46,7 @@ const egressByConfig = new WeakMap<GatewayConfig, Egress>();
 export function egressFor(config: GatewayConfig): Egress {
   let egress = egressByConfig.get(config);
   if (!egress) {
-    egress = createEgress(config.registry.origins);
+    egress = createEgress(config.registry.origins, { bounds: networkPlan(config.registry).bounds });
     egressByConfig.set(config, egress);
   }
   return egress;
@@ -138,7 +138,8 @@ export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps)
   try {
     const raw = c.req.raw;
     const principal = await deps.authenticate(
-      { headers: raw.headers, method: raw.method, url: raw.url, cf: (raw as Request & { cf?: unknown }).cf },
+      // Header hygiene: identity sees the credential headers only, never a forwarded or asserted identity.
+      { headers: identityHeaders(raw.headers), method: raw.method, url: raw.url, cf: (raw as Request & { cf?: unknown }).cf },
       config.registry,
       { fetch: egressFor(config), cache: c.env.CACHE, replay: c.env.REPLAY_CACHE },
     );
@@ -152,7 +153,36 @@ export async function authenticateCaller(c: Context<AppEnv>, deps: PipelineDeps)
     ).catch(() => undefined);
     throw refusal;
   }
-  return { config, principal: await assessCaller(c, deps, config, identified) };
+  return { config, principal: await admitCaller(c, deps, config, identified) };
+}
+
+/**
+ * The network plane's checks of an identified caller (worker/network): the route segment and browser
+ * origin its tenant allows it (pure), then its abuse limits (one RateLimiter call, in parallel with
+ * continuous verification). Each refusal is audited in the tenant's log before it is returned.
+ */
+async function admitCaller(c: Context<AppEnv>, deps: PipelineDeps, config: GatewayConfig, principal: Principal): Promise<Principal> {
+  const state = c.var.state;
+  const refused = async (refusal: GatewayError, who: Principal, extra: Record<string, unknown> = {}) => {
+    await commit(
+      deps.audit(c.env),
+      decisionRecord(state, who, { action: "admit", decision: "deny", code: refusal.code, reason: refusal.message, configVersion: config.version, ...extra }),
+    ).catch(() => undefined);
+    return refusal;
+  };
+  const network = networkPlan(config.registry).tenants.get(principal.tenant);
+  if (!network) throw await refused(new GatewayError("forbidden", "the principal's tenant is not configured"), principal);
+  const early = segmentRefusal(new URL(c.req.url).pathname, principal.kind, network.segments) ?? originRefusal(c.req.raw, network.corsOrigins);
+  if (early) throw await refused(early, principal);
+  const [assessed, admitted] = await Promise.allSettled([assessCaller(c, deps, config, principal), admit(c.env.RATE_LIMITER, principal, network.limits)]);
+  if (assessed.status === "rejected") throw assessed.reason;
+  if (admitted.status === "rejected") {
+    const refusal = asGatewayError(admitted.reason);
+    // The risk engine sees a throttled request (worker/verify/risk observeRequests).
+    if (refusal instanceof LimitedError) state.limited = refusal.refusal.limit;
+    throw await refused(refusal, assessed.value, refusal instanceof LimitedError ? { limit: refusal.refusal } : {});
+  }
+  return assessed.value;
 }
 
 /**

@@ -72,17 +72,27 @@ export interface Principal {
 export type ClassificationLevel = 0 | 1 | 2 | 3;
 export const LEVEL_NAMES = ["public", "internal", "confidential", "restricted"] as const;
 
+/** What a classifier finding is about; "custom" is a tenant's own dictionary term or pattern. */
+export type FindingCategory = "pii" | "pci" | "phi" | "secret" | "custom";
+
 export interface Finding {
   type: string;
   start: number;
   end: number;
   score: number;
+  category: FindingCategory;
+  level: ClassificationLevel;
 }
 
 export interface Classification {
   level: ClassificationLevel;
   categories: string[];
   findings: Finding[];
+  /**
+   * UTF-16 code units past the classifier's scan caps (worker/data/classify/limits.ts), never read.
+   * Present only when non-zero; the level is then restricted and the categories include "unscanned".
+   */
+  unscanned?: number;
 }
 
 /** One chat request, whatever the wire format, as the planes see it. */
@@ -109,4 +119,6 @@ export interface RequestState {
   pendingUsage?: number;
   /** The request's risk observation has been sent; later usage (a stream's) goes on its own. */
   requestObserved?: boolean;
+  /** The network plane refused the request for this abuse limit (worker/network/admission.ts). */
+  limited?: "rate" | "tokens";
 }

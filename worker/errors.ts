@@ -37,7 +37,33 @@ export type ErrorCode =
   | "attestation_failed"
   | "backend_suspect"
   | "risk_unavailable"
-  | "revocation_unavailable";
+  | "revocation_unavailable"
+  | "tool_not_found"
+  | "tool_not_offered"
+  | "tool_arguments_invalid"
+  | "tool_arguments_too_large"
+  | "tool_result_invalid"
+  | "tool_result_too_large"
+  | "tool_result_classified"
+  | "redaction_incomplete"
+  | "output_withheld"
+  | "payload_erased"
+  | "vault_unavailable"
+  | "not_acceptable"
+  | "mcp_invalid_message"
+  | "mcp_batch_unsupported"
+  | "mcp_out_of_order"
+  | "mcp_protocol_version"
+  | "mcp_session_unknown"
+  | "mcp_session_forbidden"
+  | "mcp_method_not_found"
+  | "segment_denied"
+  | "cors_origin_denied"
+  | "rate_limited"
+  | "token_budget_exhausted"
+  | "rate_limit_unavailable"
+  | "assertion_unavailable"
+  | "upstream_response_too_large";
 
 interface CodeInfo {
   status: number;
@@ -82,6 +108,42 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   // Continuous verification could not run (its Durable Object did not answer): fail closed.
   risk_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
   revocation_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
+  // Tool calls (worker/tools): the caller's call is at fault (4xx) or the tool's answer is (502).
+  tool_not_found: { status: 404, openai: "invalid_request_error", anthropic: "not_found_error" },
+  tool_not_offered: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  tool_arguments_invalid: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  tool_arguments_too_large: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large" },
+  tool_result_invalid: { status: 502, openai: "api_error", anthropic: "api_error" },
+  tool_result_too_large: { status: 502, openai: "api_error", anthropic: "api_error" },
+  // The tool answered with data above what the caller (or the tool) may see: withheld, not the caller's fault.
+  tool_result_classified: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  // Data plane (worker/data): after the obligated transforms, a finding policy forbids to leave was still
+  // there (the gateway's fault, so 500: nothing was sent); a reply carried data above the caller's clearance.
+  redaction_incomplete: { status: 500, openai: "api_error", anthropic: "api_error" },
+  output_withheld: { status: 502, openai: "api_error", anthropic: "api_error" },
+  // Data at rest (worker/data/vault): a kept payload whose data subject was erased (its key is destroyed),
+  // and a vault that did not answer, so a payload policy says to keep could not be kept: fail closed.
+  payload_erased: { status: 410, openai: "invalid_request_error", anthropic: "not_found_error" },
+  vault_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
+  // MCP (worker/tools/mcp*.ts): the route answers JSON-RPC errors; these are their HTTP statuses.
+  not_acceptable: { status: 406, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  mcp_invalid_message: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  mcp_batch_unsupported: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  mcp_out_of_order: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  mcp_protocol_version: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  mcp_session_unknown: { status: 404, openai: "invalid_request_error", anthropic: "not_found_error" },
+  mcp_session_forbidden: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  mcp_method_not_found: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  // Network plane (worker/network): a route segment or browser origin the principal may not use; abuse
+  // limits (429 with Retry-After, Anthropic's `rate_limit_error`); the limiter or the key ring that signs
+  // backend assertions not answering (fail closed); an upstream answer larger than its destination's bound.
+  segment_denied: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  cors_origin_denied: { status: 403, openai: "permission_error", anthropic: "permission_error" },
+  rate_limited: { status: 429, openai: "rate_limit_error", anthropic: "rate_limit_error" },
+  token_budget_exhausted: { status: 429, openai: "rate_limit_error", anthropic: "rate_limit_error" },
+  rate_limit_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
+  assertion_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
+  upstream_response_too_large: { status: 502, openai: "api_error", anthropic: "api_error" },
 };
 
 /** Extra facts a 401 needs for its `WWW-Authenticate` challenge (RFC 6750, RFC 9449, RFC 9470). */
@@ -91,6 +153,8 @@ export interface Challenge {
   error?: "invalid_token" | "invalid_request" | "insufficient_user_authentication" | "invalid_dpop_proof";
   acrValues?: string;
   maxAge?: number;
+  /** RFC 9728 §5.1: where the protected resource's metadata is (MCP clients discover the issuer from it). */
+  resourceMetadata?: string;
 }
 
 /** The algorithms a DPoP proof may use (RFC 9449 §7.1 `algs`); the identity plane enforces the same list. */
@@ -142,6 +206,7 @@ function challengeHeader(error: GatewayError): string {
   if (code) parts.push(`error_description="${error.message.replace(/["\\]/g, "")}"`);
   if (challenge.acrValues) parts.push(`acr_values="${challenge.acrValues}"`);
   if (challenge.maxAge !== undefined) parts.push(`max_age=${challenge.maxAge}`);
+  if (challenge.resourceMetadata) parts.push(`resource_metadata="${challenge.resourceMetadata}"`);
   const dpopAlgs = `algs="${DPOP_ALGORITHMS.join(" ")}"`;
   if (scheme === "DPoP") return [...parts, dpopAlgs].join(", ");
   // Without a credential the caller may use either scheme (RFC 9449 §7.1): offer both.

@@ -5,15 +5,34 @@
  */
 import { createApp } from "./app.ts";
 import { createIdentity } from "./identity/index.ts";
+import { jurisdictionOfTenant } from "./lib/tenant-placement.ts";
 import { createAuditSink } from "./verify/index.ts";
-import { createConfigSource } from "./workload/index.ts";
+import { createConfigSource, type ConfigSource, type GatewayConfig } from "./workload/index.ts";
 
 export { AuditLog, KeyRing } from "./verify/index.ts";
+export { PayloadVault } from "./data/vault/index.ts";
 export { ReplayCache } from "./identity/index.ts";
+export { RateLimiter } from "./network/index.ts";
 export { Revocations, RiskEngine } from "./verify/risk/index.ts";
 
+const source = createConfigSource();
+/** The tenants of the configuration this isolate last put in force: the one a record's request used. */
+let tenantsInForce: GatewayConfig["registry"]["tenants"] | undefined;
+const config: ConfigSource = {
+  async current(env, audit) {
+    const current = await source.current(env, audit);
+    tenantsInForce = current.registry.tenants;
+    return current;
+  },
+};
+
 export default createApp({
-  config: createConfigSource(),
+  config,
   authenticate: createIdentity({}),
-  audit: (env) => createAuditSink(env.AUDIT_LOG),
+  // Each tenant's log in the tenant's jurisdiction (worker/lib/tenant-placement.ts).
+  audit: (env) =>
+    createAuditSink(env.AUDIT_LOG, {
+      vars: env,
+      jurisdictionOf: (tenant) => jurisdictionOfTenant(tenant, async () => tenantsInForce ?? (await config.current(env)).registry.tenants),
+    }),
 });

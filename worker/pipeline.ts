@@ -21,13 +21,31 @@ import {
 } from "./caller.ts";
 import type { Classification, NormalizedRequest, Principal } from "./context.ts";
 import type { AppEnv } from "./env.ts";
-import { classify, LABEL_HEADER } from "./data/index.ts";
+import {
+  classify,
+  detectText,
+  FINDING_TYPES,
+  knownCategory,
+  LABEL_HEADER,
+  replyClearance,
+  replyFilters,
+  TokenVault,
+  transformRequest,
+  transformRules,
+  type ReplySummary,
+  type RequestTransform,
+  type TextDetector,
+} from "./data/index.ts";
+import { retentionFor } from "./data/vault/index.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import { sha256Hex } from "./lib/encoding.ts";
-import { readJsonBody, upstreamHeaders } from "./network/index.ts";
+import { backendHop, charge, networkPlan, readJsonBody, upstreamHeaders } from "./network/index.ts";
+import { DEFAULT_GATEWAY_ISSUER } from "./tools/delegated-token.ts";
 import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
 import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
 import { workloadGate, type Backend, type GatewayConfig, type WorkloadVerdict } from "./workload/index.ts";
+import { cutOffer } from "./tools/offer.ts";
+import { createProposalGate } from "./tools/proposals-gate.ts";
 
 /** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
 export function policyFacts(
@@ -53,6 +71,15 @@ function honourable(obligation: Obligation, backend: Backend): boolean {
       return true;
     case "route":
       return backend.tier === obligation.tier;
+    case "retain":
+      return true;
+    case "redact":
+    case "mask":
+    case "tokenize":
+    case "reply":
+      // The data plane (worker/data) applies these to the request body and to the reply's text; a
+      // category it does not know would match nothing, so it cannot be honoured.
+      return knownCategory(obligation.category, FINDING_TYPES);
     default:
       return false;
   }
@@ -101,19 +128,32 @@ function refusal(denials: Route[]): GatewayError {
     return new GatewayError("attestation_failed", "the backend this request may use could not prove what it runs (attestation failed); nothing was sent");
   }
   if (workload) return new GatewayError("backend_suspect", "the backend this request may use is suspended after answering as an unpinned model");
+  // Policy named the only tier that could serve this data (`route:tier=`), and no backend of that tier
+  // serving this model was allowed: a clear deny, never a fallback elsewhere.
+  const routed = denials.flatMap((d) => d.decision.obligations).find((o) => o.kind === "route");
+  if (routed?.kind === "route") {
+    return new GatewayError("no_eligible_backend", `policy allows this request only on the ${routed.tier} tier, and no backend of that tier may serve it here`);
+  }
   if (denials.some((d) => d.unhonoured.length > 0)) {
     return new GatewayError("no_eligible_backend", "policy allows this request only under conditions no backend can meet here");
   }
   return new GatewayError("policy_denied", "the request is not allowed by policy");
 }
 
-function applyObligations(request: NormalizedRequest, decision: Decision): Record<string, unknown> {
+/** The body to send: token caps, then the data transforms (worker/data/transform.ts), re-checked. */
+function applyObligations(request: NormalizedRequest, decision: Decision, vault: TokenVault, detect: TextDetector): RequestTransform {
   const provider = PROVIDERS[request.format];
   let body = request.body;
   for (const obligation of decision.obligations) {
     if (obligation.kind === "max_tokens") body = provider.capTokens(body, obligation.limit);
   }
-  return body;
+  return transformRequest(provider, body, transformRules(decision.obligations), vault, detect);
+}
+
+/** The reply filters' findings for the completion record (counts per type), when there were any. */
+function replyFindings(summary: ReplySummary): { output?: ReplySummary } {
+  const any = summary.restored > 0 || Object.keys(summary.redact).length > 0 || Object.keys(summary.stop).length > 0;
+  return any ? { output: summary } : {};
 }
 
 function apiKeyFor(env: AppEnv["Bindings"], backend: Backend): string {
@@ -134,7 +174,11 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   const { config, principal } = await authenticateCaller(c, deps);
 
   const body = await readJsonBody(c.req.raw, Number(c.env.MAX_BODY_BYTES));
-  const request = provider.parse(body.json);
+  const asked = provider.parse(body.json);
+  // Tools the caller may not use are taken out before anything else sees the request (tools/offer.ts).
+  const environment = requestEnvironment(principal, c.req.raw, state.receivedAt);
+  const offer = cutOffer(config, principal, environment, asked);
+  const request = offer.request;
   const classification = classify(request.texts, c.req.header(LABEL_HEADER) ?? null);
   state.observed = { level: classification.level, tools: request.tools };
   const requestDigest = await sha256Hex(body.bytes);
@@ -146,7 +190,12 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
     requestDigest,
     configVersion: config.version,
     policyVersion: config.pdp.version,
+    ...(offer.removed.length > 0 ? { toolsRemoved: offer.removed } : {}),
   };
+  if (offer.refusal) {
+    await commit(sink, decisionRecord(state, principal, { ...baseFields, decision: "deny", code: offer.refusal.code, reasons: ["tool_choice names a tool the caller may not use"] }));
+    throw offer.refusal;
+  }
 
   const facts = policyFacts(principal, request, classification, c.req.raw, c.var.state.receivedAt);
   const { chosen, denials } = await route(config, request, facts);
@@ -176,7 +225,30 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   }
 
   const { backend, decision, verdict } = chosen;
-  const upstreamBody = applyObligations(request, decision);
+  // Tokenized values live in this vault, for this request only; the reply filters restore them.
+  const vault = new TokenVault();
+  const detect: TextDetector = (text) => detectText(text);
+  const transform = applyObligations(request, decision, vault, detect);
+  const upstreamBody = transform.body;
+  // Which transforms were applied, as counts per type (never values), for the decision record.
+  const transformed = Object.keys(transform.applied).length > 0 ? { transforms: transform.applied } : {};
+  if (Object.keys(transform.survivors).length > 0) {
+    const refused = new GatewayError("redaction_incomplete", "data policy requires removed could not be removed from this request; nothing was sent");
+    await commit(
+      sink,
+      decisionRecord(state, principal, {
+        ...baseFields,
+        decision: "deny",
+        code: refused.code,
+        resource: { type: "Backend", id: backend.id },
+        reasons: decision.reasons,
+        obligations: decision.obligations,
+        ...transformed,
+        survivors: transform.survivors,
+      }),
+    );
+    throw refused;
+  }
   let apiKey: string;
   try {
     apiKey = apiKeyFor(c.env, backend);
@@ -197,8 +269,22 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
       facts,
       entitySlice: decision.entitySlice,
       ...(verdict.attestation ? { attestation: verdict.attestation } : {}),
+      ...transformed,
     }),
   );
+  // Output scanning and detokenizing of the reply's text (worker/data/reply-filter.ts), one filter per block.
+  const filters = replyFilters({ clearance: replyClearance(decision.obligations), tokens: vault, detect });
+
+  // `retain:` obligations: the prompt is sealed into the tenant's vault before the upstream call, the reply as it passes.
+  const retention = retentionFor(decision.obligations, {
+    env: c.env,
+    sink,
+    requestId: state.requestId,
+    receivedAt: state.receivedAt,
+    tenant: { id: principal.tenant, jurisdiction: config.registry.tenants.get(principal.tenant)?.jurisdiction ?? "" },
+    subject: principal.id,
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+  });
 
   let completed = false;
   const completion = (outcome: Partial<RelayOutcome> & { status: number; error?: string }) => {
@@ -207,6 +293,9 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
     completed = true;
     if (outcome.pinViolation) workloadGate.markSuspect(backend);
     continuousOf(deps).observeUsage(c, sink, principal, (outcome.inputTokens ?? 0) + (outcome.outputTokens ?? 0));
+    // Token budgets (worker/network): the call's tokens count against the principal's and tenant's.
+    const limits = networkPlan(config.registry).tenants.get(principal.tenant)?.limits;
+    if (limits) c.executionCtx.waitUntil(charge(c.env.RATE_LIMITER, principal, (outcome.inputTokens ?? 0) + (outcome.outputTokens ?? 0), limits, state.requestId));
     c.executionCtx.waitUntil(
       sink
         .commit({
@@ -216,26 +305,40 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
           time: new Date().toISOString(),
           backend: backend.id,
           ...outcome,
+          ...replyFindings(filters.summary()),
         })
         .catch((error: unknown) => console.error(JSON.stringify({ event: "audit_completion_failed", requestId: state.requestId, error: String(error) }))),
     );
   };
 
   try {
+    await retention.keepPrompt(body.bytes);
+    // Authenticated hop (worker/network/hop.ts): the signed assertion and mTLS binding the backend asks for.
+    const hop = await backendHop(c.env, backend, principal, {
+      issuer: c.env.GATEWAY_ISSUER || DEFAULT_GATEWAY_ISSUER,
+      requestId: state.requestId,
+      configVersion: config.version,
+      policyVersion: config.pdp.version,
+      classification: classification.level,
+      now: Date.now(),
+    });
     const upstream = await egressFor(config)(`${backend.baseUrl}${provider.path}`, {
       method: "POST",
-      headers: upstreamHeaders(c.req.raw.headers, provider.credentials(apiKey, c.req.raw.headers)),
+      headers: upstreamHeaders(c.req.raw.headers, { ...provider.credentials(apiKey, c.req.raw.headers), ...hop.headers }),
       body: JSON.stringify(upstreamBody),
       signal: c.req.raw.signal,
       timeoutMs: backend.timeoutMs,
+      ...(hop.via ? { via: hop.via } : {}),
     });
-    return await relayReply(provider, upstream, {
+    return retention.keepReply(await relayReply(provider, upstream, {
       stream: request.stream,
       requestId: state.requestId,
       timeoutMs: backend.timeoutMs,
       pin: { backendId: backend.id, requested: request.model, models: backend.models, ...(backend.systemFingerprints ? { systemFingerprints: backend.systemFingerprints } : {}) },
+      replyFilter: filters,
+      toolCalls: createProposalGate({ config, principal, environment, state, sink, offered: asked.tools }),
       done: completion,
-    });
+    }));
   } catch (error) {
     const failure = asGatewayError(error);
     completion({ status: failure.status, stream: request.stream, error: failure.code });

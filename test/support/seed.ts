@@ -5,6 +5,7 @@
 import backends from "../../kv-seeds/backends.json";
 import entities from "../../kv-seeds/entities.json";
 import issuers from "../../kv-seeds/issuers.json";
+import mcpServers from "../../kv-seeds/mcp-servers.json";
 import tenants from "../../kv-seeds/tenants.json";
 import tools from "../../kv-seeds/tools.json";
 import transmitters from "../../kv-seeds/transmitters.json";
@@ -25,6 +26,7 @@ export function seedFiles(): SeedFiles {
     backends,
     tools,
     transmitters,
+    mcpServers,
     entities,
     schema: Object.values(schemaFiles)[0] ?? "",
     policies: Object.fromEntries(Object.entries(policyFiles).map(([path, text]) => [path.split("/").at(-1)!, text])),

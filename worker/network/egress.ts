@@ -1,4 +1,5 @@
 import { GatewayError } from "../errors.ts";
+import { DEFAULT_BOUNDS, type DestinationBounds } from "./plan.ts";
 
 export interface EgressInit extends RequestInit {
   /**
@@ -6,14 +7,50 @@ export interface EgressInit extends RequestInit {
    * generation is legitimate); the caller's own `signal` still cancels it at any time.
    */
   timeoutMs?: number;
+  /**
+   * Who opens the connection: the Worker's `mtls_certificates` binding for a destination that wants
+   * the gateway's client certificate (its `fetch` presents it), the global `fetch` otherwise.
+   */
+  via?: Pick<Fetcher, "fetch">;
+}
+
+export interface EgressOptions {
+  /** Response bounds per origin (from the registry); others take DEFAULT_BOUNDS. */
+  bounds?: ReadonlyMap<string, DestinationBounds>;
+}
+
+/**
+ * The body, cut off with `upstream_response_too_large` past `maxBytes`: a declared Content-Length
+ * above it is refused at once, and every body is counted as it streams (an SSE reply has none).
+ */
+function bounded(response: Response, maxBytes: number): Response {
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  const tooLarge = () => new GatewayError("upstream_response_too_large", "the upstream answer exceeded its size limit");
+  if (declared > maxBytes) {
+    void response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return response;
+  let seen = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > maxBytes) controller.error(tooLarge());
+      else controller.enqueue(chunk);
+    },
+  });
+  return new Response(response.body.pipeThrough(counter), response);
 }
 
 /**
  * The only way the gateway reaches the network. Exact origins from the configuration registry are
- * allowed and nothing else; redirects are never followed (a 3xx comes back as a response, which the
- * caller treats as an upstream error), so an allowed origin cannot bounce a request elsewhere.
+ * allowed and nothing else (and the registry admits no private, link-local or metadata address:
+ * addresses.ts); redirects are never followed (a 3xx comes back as a response, which the caller
+ * treats as an upstream error), so an allowed origin cannot bounce a request elsewhere. Each answer
+ * is bounded: headers within `timeoutMs`, the body within its origin's `maxResponseBytes`.
  */
-export function createEgress(allowedOrigins: ReadonlySet<string>) {
+export function createEgress(allowedOrigins: ReadonlySet<string>, options: EgressOptions = {}) {
+  const bounds = options.bounds ?? new Map<string, DestinationBounds>();
   return async function egressFetch(url: string, init: EgressInit = {}): Promise<Response> {
     let target: URL;
     try {
@@ -24,7 +61,7 @@ export function createEgress(allowedOrigins: ReadonlySet<string>) {
     if (!allowedOrigins.has(target.origin)) {
       throw new GatewayError("egress_denied", "an outbound address is not on the egress allowlist");
     }
-    const { timeoutMs, signal, ...rest } = init;
+    const { timeoutMs, signal, via, ...rest } = init;
     const controller = new AbortController();
     const cancel = () => controller.abort(signal?.reason);
     if (signal?.aborted) cancel();
@@ -32,8 +69,10 @@ export function createEgress(allowedOrigins: ReadonlySet<string>) {
     const timer = timeoutMs
       ? setTimeout(() => controller.abort(new DOMException("no response headers in time", "TimeoutError")), timeoutMs)
       : undefined;
+    let response: Response;
     try {
-      return await fetch(target.href, { ...rest, redirect: "manual", signal: controller.signal });
+      const request = { ...rest, redirect: "manual" as const, signal: controller.signal };
+      response = await (via ? via.fetch(target.href, request) : fetch(target.href, request));
     } catch (cause) {
       if (controller.signal.reason instanceof DOMException && controller.signal.reason.name === "TimeoutError") {
         throw new GatewayError("upstream_timeout", "the upstream service did not answer in time", { cause });
@@ -42,6 +81,7 @@ export function createEgress(allowedOrigins: ReadonlySet<string>) {
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
+    return bounded(response, (bounds.get(target.origin) ?? DEFAULT_BOUNDS).maxResponseBytes);
   };
 }
 

@@ -1,8 +1,30 @@
 /**
- * Header hygiene. Upstream requests are built from an allowlist, so nothing of the caller's
- * credentials, forwarding chain or Cloudflare metadata is forwarded; responses likewise carry back
- * only what a client needs, never the upstream's identifying or internal headers.
+ * Header hygiene, by allowlist in all three directions, so that a header nobody listed can have no
+ * effect, whatever a client (or an upstream) puts in it:
+ *
+ * - inbound to identity: only the credential headers (`identityHeaders`). Forwarding chains
+ *   (X-Forwarded-*, Forwarded, X-Real-IP, True-Client-IP, CF-Connecting-IP), client-certificate
+ *   headers (Client-Cert, Client-Cert-Chain of RFC 9440, X-Client-Cert, X-SSL-Client-*) and
+ *   identity assertions (X-Verity-*, X-Forwarded-User, …) are never read: the client certificate is
+ *   the edge's `request.cf.tlsClientAuth` and the place is `request.cf`, which a client cannot set.
+ * - outbound to a provider: a fresh header set with the provider's version flags and the gateway's
+ *   own credential (`upstreamHeaders`), so no caller credential (Authorization, DPoP, Cookie,
+ *   Cf-Access-Jwt-Assertion, x-api-key), forwarding chain or hop-by-hop header leaves.
+ * - back to the caller: content type and a few provider timing headers (`responseHeaders`), never the
+ *   upstream's Server, X-Powered-By, Set-Cookie or anything naming internals.
  */
+
+/** The credential headers identity (worker/identity) reads; nothing else of the request's headers. */
+const IDENTITY_HEADERS = ["authorization", "dpop", "cf-access-jwt-assertion"] as const;
+
+export function identityHeaders(caller: Headers): Headers {
+  const headers = new Headers();
+  for (const name of IDENTITY_HEADERS) {
+    const value = caller.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return headers;
+}
 
 /** Caller headers a provider needs to interpret the request (versions and beta flags), nothing else. */
 const FORWARDED_REQUEST_HEADERS = ["anthropic-version", "anthropic-beta", "openai-beta"] as const;

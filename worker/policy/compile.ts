@@ -18,6 +18,7 @@ import {
   PolicySchemaError,
   PolicyValidationError,
 } from "./errors.ts";
+import { policyReads, trimPlan, unionReads, type PolicyReads, type TrimPlan } from "./fast-path.ts";
 import { parseObligations } from "./obligations.ts";
 import { PolicySlicer, type PolicySlice } from "./policy-slices.ts";
 import { ScopeIndex, actionAncestors, ancestorTypes, policyScope, type PolicyScope } from "./scope.ts";
@@ -37,12 +38,14 @@ export interface CompiledPolicy {
   readonly store: EntityStore;
   readonly obligations: ReadonlyMap<string, readonly Obligation[]>;
   /**
-   * The policy set by request shape (`policy-slices.ts`); `slicer.whole` is the unsliced set, with
+   * The policy set by request (`policy-slices.ts`); `slicer.whole` is the unsliced set, with
    * every entity literal of every policy condition (e.g. `Group::"auditors"`).
    */
   readonly slicer: PolicySlicer;
   /** Strict-validation problems; non-empty only with `validation: "report"` (else they throw). */
   readonly validationProblems: readonly string[];
+  /** For trimmed Cedar calls (`fast-path.ts`); absent when this schema and store do not qualify. */
+  readonly trim?: TrimPlan;
 }
 
 /** Checks the bundle's shape and returns its two hashed fields. */
@@ -102,6 +105,7 @@ export function compile(
   const literals = new Map<string, EntityRef>();
   const literalsByPolicy = new Map<string, EntityRef[]>();
   const scopes: PolicyScope[] = [];
+  const reads = new Map<string, PolicyReads>();
   const problems: string[] = [];
   parts.policies.forEach((text, index) => {
     const json = cedar.policyToJson(text);
@@ -125,6 +129,7 @@ export function compile(
     for (const ref of refs) literals.set(entityKey(ref), ref);
     literalsByPolicy.set(id, refs);
     scopes.push(policyScope(id, json.json));
+    reads.set(id, policyReads(json.json));
   });
   if (problems.length > 0) throw new PolicyAnnotationError("bad @id", problems);
 
@@ -152,11 +157,23 @@ export function compile(
 
   // Slicing: scopes, the store's type ancestry and the schema's action hierarchy, read once; the
   // preparsed slices themselves are made on first use.
-  const index = new ScopeIndex(scopes, ancestorTypes(store), actionAncestors(cedar, bundle.schema));
-  const whole: PolicySlice = Object.freeze({ policySetId, literals: Object.freeze([...literals.values()]), size: scopes.length });
-  const slicer = new PolicySlicer(cedar, policySetId, index, staticPolicies, literalsByPolicy, whole);
+  const actions = actionAncestors(cedar, bundle.schema);
+  const index = new ScopeIndex(scopes, ancestorTypes(store), actions);
+  const whole: PolicySlice = Object.freeze({ policySetId, literals: Object.freeze([...literals.values()]), size: scopes.length, reads: unionReads(reads.values()) });
+  const slicer = new PolicySlicer(cedar, policySetId, index, store, staticPolicies, literalsByPolicy, reads, whole);
+  const trim = trimPlan(cedar, bundle.schema, store.all(), actions);
 
-  return { cedar, version, entitiesVersion, schemaName, store, obligations, slicer, validationProblems: Object.freeze(validationProblems) };
+  return {
+    cedar,
+    version,
+    entitiesVersion,
+    schemaName,
+    store,
+    obligations,
+    slicer,
+    validationProblems: Object.freeze(validationProblems),
+    ...(trim === undefined ? {} : { trim }),
+  };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { Cedar } from "./engine.ts";
 import type { CompiledPolicy } from "./compile.ts";
+import { trimmedInputs } from "./fast-path.ts";
 import { obligationKey } from "./obligations.ts";
 import { actionRef, collectEntityRefs, entityKey, isEntityRef } from "./slice.ts";
 import { REASON, type AuthzRequest, type Decision, type EntityJson, type EntityRef, type Obligation } from "./types.ts";
@@ -22,9 +23,14 @@ export interface DecideMode {
   readonly slicePolicies: boolean;
   /** Cedar's strict request validation against the schema (types and context shape). */
   readonly validateRequest: boolean;
+  /**
+   * With validation on: hand Cedar only what the policies read, without the schema, when that
+   * provably gives the same answer (`fast-path.ts`); otherwise, and when off, the full call.
+   */
+  readonly trimInputs?: boolean;
 }
 
-export const GATEWAY_MODE: DecideMode = Object.freeze({ slicePolicies: true, validateRequest: true });
+export const GATEWAY_MODE: DecideMode = Object.freeze({ slicePolicies: true, validateRequest: true, trimInputs: true });
 
 export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode: DecideMode = GATEWAY_MODE): Decision {
   let slice: EntityJson[] = [];
@@ -46,15 +52,32 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
     // any attribute read on it is an error, hence a deny here.
 
     const action = actionRef(request.action);
-    const policies = mode.slicePolicies
-      ? compiled.slicer.sliceFor(action, request.principal.type, request.resource.type)
-      : compiled.slicer.whole;
     const asserted = (request.principalGroups ?? []).filter((group) => compiled.store.has(group));
+    const policies = mode.slicePolicies
+      ? compiled.slicer.sliceOf({ action, principal: request.principal, resource: request.resource, asserted })
+      : compiled.slicer.whole;
     const roots = [request.principal, ...asserted, request.resource, ...policies.literals];
     collectEntityRefs(request.context, roots);
     slice = withAssertedGroups(compiled.store.slice(roots), request.principal, asserted);
 
-    const answer = compiled.cedar.statefulIsAuthorized({
+    let answer: ReturnType<Cedar["statefulIsAuthorized"]> | undefined;
+    const trimmed =
+      mode.trimInputs === true && mode.validateRequest && compiled.trim !== undefined
+        ? trimmedInputs(compiled.trim, policies.reads, { ...request, action }, slice, asserted.length > 0)
+        : undefined;
+    if (trimmed !== undefined) {
+      answer = compiled.cedar.statefulIsAuthorized({
+        principal: request.principal,
+        action,
+        resource: request.resource,
+        context: trimmed.context as CedarContext,
+        preparsedPolicySetId: policies.policySetId,
+        entities: trimmed.entities as CedarEntities,
+      });
+      // A failure here is never reported: the full call below gives Cedar's own answer.
+      if (answer.type === "failure") answer = undefined;
+    }
+    answer ??= compiled.cedar.statefulIsAuthorized({
       principal: request.principal,
       action,
       resource: request.resource,

@@ -6,8 +6,12 @@
  *   annotation := item (";" item)*
  *   item       := "max_tokens:" positive-integer
  *               | "redact:" CATEGORY                       (CATEGORY = [A-Z][A-Z0-9_]*)
+ *               | "mask:" CATEGORY | "tokenize:" CATEGORY
+ *               | "reply:" ("redact" | "stop") "=" CATEGORY
  *               | "route:tier=" ("public" | "confidential" | "self-hosted")
  *               | "step_up:acr=" acr ("," "max_age=" non-negative-integer)?
+ *               | "tool_call:refuse_reply"
+ *               | "retain:" ("prompt" | "output") ",days=" positive-integer   (at most 3650)
  */
 import { PolicyAnnotationError } from "./errors.ts";
 import type { Obligation } from "./types.ts";
@@ -41,6 +45,19 @@ function parseItem(item: string, policyId: string): Obligation {
     case "redact":
       if (!CATEGORY.test(value)) fail("redact needs an upper-case category such as PII");
       return { kind: "redact", category: value };
+    case "mask":
+    case "tokenize":
+      if (!CATEGORY.test(value)) fail(`${kind} needs an upper-case category such as PII`);
+      return { kind, category: value };
+    case "reply": {
+      const eq = value.indexOf("=");
+      const action = value.slice(0, eq);
+      const category = value.slice(eq + 1);
+      if (eq < 0 || (action !== "redact" && action !== "stop") || !CATEGORY.test(category)) {
+        fail("reply needs redact=<CATEGORY> or stop=<CATEGORY>");
+      }
+      return { kind: "reply", action: action as "redact" | "stop", category };
+    }
     case "route": {
       const tier = value.startsWith("tier=") ? value.slice("tier=".length) : fail("route needs tier=<tier>");
       if (!TIERS.has(tier)) fail(`unknown tier (one of ${[...TIERS].join(", ")})`);
@@ -60,6 +77,15 @@ function parseItem(item: string, policyId: string): Obligation {
       if (acr === undefined) return fail("step_up needs acr=<acr>");
       return maxAge === undefined ? { kind: "step_up", acr } : { kind: "step_up", acr, maxAge };
     }
+    case "tool_call":
+      if (value !== "refuse_reply") fail("tool_call needs refuse_reply");
+      return { kind: "refuse_reply" };
+    case "retain": {
+      // Keep the request's prompt or the reply, envelope-encrypted, for `days` (worker/data/vault).
+      const match = /^(prompt|output),days=([1-9][0-9]{0,3})$/.exec(value);
+      if (!match || Number(match[2]) > 3650) fail("retain needs prompt|output,days=<1..3650>");
+      return { kind: "retain", what: match![1] as "prompt" | "output", days: Number(match![2]) };
+    }
     default:
       return fail(`unknown obligation kind ${JSON.stringify(kind)}`);
   }
@@ -72,8 +98,17 @@ export function obligationKey(obligation: Obligation): string {
       return `max_tokens:${obligation.limit}`;
     case "redact":
       return `redact:${obligation.category}`;
+    case "mask":
+    case "tokenize":
+      return `${obligation.kind}:${obligation.category}`;
+    case "reply":
+      return `reply:${obligation.action}=${obligation.category}`;
     case "route":
       return `route:tier=${obligation.tier}`;
+    case "refuse_reply":
+      return "tool_call:refuse_reply";
+    case "retain":
+      return `retain:${obligation.what},days=${obligation.days}`;
     case "step_up":
       return `step_up:acr=${obligation.acr}${obligation.maxAge === undefined ? "" : `,max_age=${obligation.maxAge}`}`;
   }

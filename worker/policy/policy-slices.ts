@@ -1,29 +1,31 @@
 /**
- * Policy slicing, the run-time half: for a request's (action, principal type, resource type), the id
- * of a cedar-wasm preparsed policy set holding only the policies whose scope can match
- * (`scope.ts`), and the policy-condition entity literals those policies need in the entity slice.
+ * Policy slicing, the run-time half: for a request, the id of a cedar-wasm preparsed policy set
+ * holding only the policies whose scope can match it (`scope.ts`), and the policy-condition entity
+ * literals those policies need in the entity slice.
  *
- * Per request this is one string key and one map lookup. The first request of a shape computes the
- * candidates (one pass over the scopes) and preparses them; shapes with the same candidates share one
- * preparsed set, named by the bundle version and a hash of the candidate ids, so two PDPs of the same
- * bundle share it too.
+ * Per request: the principal's and resource's ancestor sets (memoised per entity by the store), a
+ * key made of only what can change the candidates — the action, the two types, the principal's and
+ * resource's own UIDs and ancestors *that some policy scope names*, and the guard attributes' states
+ * — and one map lookup. A key seen before never computes candidates and never preparses again.
  *
- * Bounds. Shapes: a request shape is the gateway's own translator output (Verity's schema has 5
- * actions × ≤ 2 principal types × 1 resource type = 8 valid shapes), but a caller could vary types,
- * so at most MAX_SHAPES are remembered and the table is cleared beyond that (a recomputation costs
- * one pass over the scopes, no preparse when the candidates are already known). Preparsed sets:
- * cedar-wasm keeps each for the isolate's life and cannot drop one, so at most MAX_SETS distinct sets
- * are preparsed per PDP; past that a new shape gets the whole set, which is always a correct answer,
- * only slower.
+ * Bounds. Keys: at most MAX_KEYS, least recently used dropped first (a dropped key costs one pass
+ * over the scopes when it comes back, and no preparse while its set is still in the pool).
+ * Preparsed sets: cedar-wasm keeps a preparsed set until its id is preparsed again and has no call to
+ * drop one, so the sets live in a fixed pool of MAX_PREPARSED slot ids per engine, shared by every
+ * PDP of the isolate and named by content (bundle version, id mode and the candidate ids' hash, so
+ * equal candidates share one set). A new set takes the least recently used slot, overwriting it; the
+ * slice that held it is marked dead, and a key pointing to a dead slice is recomputed. Everything is
+ * synchronous: a slice is used within the `decide` call that obtained it, before anything can evict it.
  */
 import { sha256HexSync } from "../lib/sha256-sync.ts";
 import type { Cedar } from "./engine.ts";
-import type { ScopeIndex } from "./scope.ts";
-import { actionRef } from "./slice.ts";
+import { unionReads, type PolicyReads } from "./fast-path.ts";
+import type { AttributeState, EntityFacts, ScopeIndex } from "./scope.ts";
+import { actionRef, entityKey, type EntityStore } from "./slice.ts";
 import type { EntityRef } from "./types.ts";
 
-const MAX_SHAPES = 1024;
-const MAX_SETS = 64;
+const MAX_KEYS = 4096;
+const MAX_PREPARSED = 256;
 
 /** What one decision uses of the policy set. */
 export interface PolicySlice {
@@ -33,56 +35,177 @@ export interface PolicySlice {
   readonly literals: readonly EntityRef[];
   /** How many policies Cedar evaluates (for tests and the benchmark). */
   readonly size: number;
+  /** What the slice's policies read of the context and the entities (`fast-path.ts`). */
+  readonly reads: PolicyReads;
+}
+
+/** A slice in the pool; `live` turns false when its slot is given to another set. */
+interface PooledSlice extends PolicySlice {
+  live: boolean;
+}
+
+/** The fixed pool of preparsed-set slots of one cedar-wasm instance, least recently used first. */
+class PreparsedPool {
+  private byContent = new Map<string, PooledSlice>();
+  private slots = 0;
+
+  constructor(private readonly cedar: Cedar) {}
+
+  get(content: string): PooledSlice | undefined {
+    const known = this.byContent.get(content);
+    if (known !== undefined) this.touch(content, known);
+    return known;
+  }
+
+  touch(content: string, slice: PooledSlice): void {
+    this.byContent.delete(content);
+    this.byContent.set(content, slice);
+  }
+
+  /** Preparses `policies` into a free or the least recently used slot; undefined if Cedar refuses. */
+  add(content: string, policies: Record<string, string>, literals: readonly EntityRef[], size: number, reads: PolicyReads): PooledSlice | undefined {
+    let slot: string;
+    if (this.slots < MAX_PREPARSED) slot = `verity:slice-slot:${this.slots++}`;
+    else {
+      const [oldest, evicted] = this.byContent.entries().next().value!;
+      this.byContent.delete(oldest);
+      evicted.live = false;
+      slot = evicted.policySetId;
+    }
+    let answer: ReturnType<Cedar["preparsePolicySet"]>;
+    try {
+      answer = this.cedar.preparsePolicySet(slot, { staticPolicies: policies });
+    } catch {
+      answer = { type: "failure", errors: [] };
+    }
+    // A failed preparse leaves the slot's previous set in place (cedar-wasm is side-effect free on
+    // error) but no live slice points at it any more; the slot stays in the pool, to be reused first.
+    if (answer.type === "failure") {
+      const dead: PooledSlice = { policySetId: slot, literals: [], size: 0, reads, live: false };
+      this.byContent = new Map([[`failed:${slot}`, dead], ...this.byContent]);
+      return undefined;
+    }
+    const slice: PooledSlice = { policySetId: slot, literals, size, reads, live: true };
+    this.byContent.set(content, slice);
+    return slice;
+  }
+}
+
+const pools = new WeakMap<Cedar, PreparsedPool>();
+
+function poolOf(cedar: Cedar): PreparsedPool {
+  let pool = pools.get(cedar);
+  if (pool === undefined) pools.set(cedar, (pool = new PreparsedPool(cedar)));
+  return pool;
+}
+
+/** The request as slicing sees it; `asserted` are the principal's asserted groups the store holds. */
+export interface SliceRequest {
+  readonly action: string | EntityRef;
+  readonly principal: EntityRef;
+  readonly resource: EntityRef;
+  readonly asserted: readonly EntityRef[];
 }
 
 export class PolicySlicer {
-  private readonly shapes = new Map<string, PolicySlice>();
-  private readonly sets = new Map<string, PolicySlice>();
+  private readonly keys = new Map<string, PolicySlice>();
+  private readonly pool: PreparsedPool;
 
   constructor(
-    private readonly cedar: Cedar,
-    /** Prefix of every preparsed set id: the bundle version and the id mode. */
+    cedar: Cedar,
+    /** Prefix of every set's content name: the bundle version and the id mode. */
     private readonly namePrefix: string,
     private readonly index: ScopeIndex,
+    private readonly store: EntityStore,
     private readonly policies: Readonly<Record<string, string>>,
     private readonly literalsByPolicy: ReadonlyMap<string, readonly EntityRef[]>,
-    /** The whole policy set, already preparsed: the fallback. */
+    private readonly readsByPolicy: ReadonlyMap<string, PolicyReads>,
+    /** The whole policy set, already preparsed outside the pool: the fallback. */
     readonly whole: PolicySlice,
-  ) {}
+  ) {
+    this.pool = poolOf(cedar);
+  }
 
-  /** `action`: the gateway's id form (type `Action`) or a full reference. */
-  sliceFor(action: string | EntityRef, principalType: string, resourceType: string): PolicySlice {
-    const uid = actionRef(action);
-    const shape = JSON.stringify([uid.type, uid.id, principalType, resourceType]);
-    const known = this.shapes.get(shape);
-    if (known !== undefined) return known;
-    const slice = this.build(this.index.candidates(uid, principalType, resourceType));
-    if (this.shapes.size >= MAX_SHAPES) this.shapes.clear();
-    this.shapes.set(shape, slice);
+  /** The slice for one request, decided on its entities (the gateway's path). */
+  sliceOf(request: SliceRequest): PolicySlice {
+    const action = actionRef(request.action);
+    const principalKey = entityKey(request.principal);
+    const resourceKey = entityKey(request.resource);
+    let principalAncestors = this.store.ancestorsOf(principalKey);
+    if (request.asserted.length > 0) {
+      const widened = new Set(principalAncestors);
+      for (const group of request.asserted) {
+        const key = entityKey(group);
+        widened.add(key);
+        for (const up of this.store.ancestorsOf(key)) widened.add(up);
+      }
+      principalAncestors = widened;
+    }
+    const resourceAncestors = this.store.ancestorsOf(resourceKey);
+    const principalAttrs = this.guardStates(principalKey, this.index.principalGuardAttrs);
+    const resourceAttrs = this.guardStates(resourceKey, this.index.resourceGuardAttrs);
+    const key = JSON.stringify([
+      action.type,
+      action.id,
+      request.principal.type,
+      request.resource.type,
+      named(principalKey, principalAncestors, this.index.principalUids),
+      named(resourceKey, resourceAncestors, this.index.resourceUids),
+      [...principalAttrs],
+      [...resourceAttrs],
+    ]);
+    const known = this.keys.get(key);
+    if (known !== undefined && (known === this.whole || (known as PooledSlice).live)) {
+      this.keys.delete(key);
+      this.keys.set(key, known); // most recently used last
+      return known;
+    }
+    const principal: EntityFacts = { type: request.principal.type, uid: principalKey, ancestors: principalAncestors, attrs: principalAttrs };
+    const resource: EntityFacts = { type: request.resource.type, uid: resourceKey, ancestors: resourceAncestors, attrs: resourceAttrs };
+    const slice = this.build(this.index.candidates(action, principal, resource));
+    this.keys.delete(key);
+    if (this.keys.size >= MAX_KEYS) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(key, slice);
     return slice;
+  }
+
+  /**
+   * The slice for a request *shape* (action and types only): what every request of that shape may
+   * need, a superset of each request's own slice. For tests and the benchmark's reporting.
+   */
+  sliceFor(action: string | EntityRef, principalType: string, resourceType: string): PolicySlice {
+    return this.build(this.index.candidates(actionRef(action), { type: principalType }, { type: resourceType }));
+  }
+
+  private guardStates(key: string, attrs: ReadonlySet<string>): Map<string, AttributeState> {
+    const states = new Map<string, AttributeState>();
+    for (const attr of attrs) {
+      const state = this.store.attributeState(key, attr);
+      if (state !== undefined) states.set(attr, state);
+    }
+    return states;
   }
 
   private build(ids: string[]): PolicySlice {
     if (ids.length === this.whole.size) return this.whole;
-    const name = `${this.namePrefix}:slice:${sha256HexSync(JSON.stringify(ids))}`;
-    const existing = this.sets.get(name);
-    if (existing !== undefined) return existing;
-    if (this.sets.size >= MAX_SETS) return this.whole;
+    const content = `${this.namePrefix}:${sha256HexSync(JSON.stringify(ids))}`;
+    const existing = this.pool.get(content);
+    if (existing !== undefined && existing.live) return existing;
     const staticPolicies: Record<string, string> = {};
     const literals = new Map<string, EntityRef>();
     for (const id of ids) {
       staticPolicies[id] = this.policies[id]!;
-      for (const ref of this.literalsByPolicy.get(id) ?? []) literals.set(JSON.stringify([ref.type, ref.id]), ref);
+      for (const ref of this.literalsByPolicy.get(id) ?? []) literals.set(entityKey(ref), ref);
     }
-    let answer: ReturnType<Cedar["preparsePolicySet"]>;
-    try {
-      answer = this.cedar.preparsePolicySet(name, { staticPolicies });
-    } catch {
-      return this.whole; // cannot happen for a part of a set that preparsed; the whole set is correct
-    }
-    if (answer.type === "failure") return this.whole;
-    const slice: PolicySlice = Object.freeze({ policySetId: name, literals: Object.freeze([...literals.values()]), size: ids.length });
-    this.sets.set(name, slice);
-    return slice;
+    // A part of a set that preparsed always preparses; should it not, the whole set is correct.
+    const reads = unionReads(ids.map((id) => this.readsByPolicy.get(id)!));
+    return this.pool.add(content, staticPolicies, Object.freeze([...literals.values()]), ids.length, reads) ?? this.whole;
   }
+}
+
+/** The entity's own key and its ancestors' keys that some scope names, sorted: all a slice depends on. */
+function named(key: string, ancestors: ReadonlySet<string>, names: ReadonlySet<string>): string[] {
+  const out = names.has(key) ? [key] : [];
+  for (const ancestor of ancestors) if (names.has(ancestor)) out.push(ancestor);
+  return out.sort();
 }

@@ -80,6 +80,19 @@ export interface CallToolFacts extends RequestEnvironment {
   origin: "caller" | "model";
   /** Of the call's arguments. */
   classification: ClassificationFacts;
+  /**
+   * Facts the gateway derives from the call's validated arguments (schema type `ToolArguments`;
+   * `worker/tools/argument-facts.ts`). Absent: the facts of an empty argument object.
+   */
+  arguments?: ToolArgumentFacts;
+}
+
+/** Schema type `ToolArguments`: derived from the arguments, never the arguments themselves (Cedar records are closed). */
+export interface ToolArgumentFacts {
+  /** Lower-cased domains of the addresses in top-level `to`/`cc`/`bcc`; "" for an address without one. */
+  recipientDomains: readonly string[];
+  /** The top-level `matter` string; "" when there is none. */
+  matter: string;
 }
 
 export function callToolRequest(facts: CallToolFacts): AuthzRequest {
@@ -90,6 +103,10 @@ export function callToolRequest(facts: CallToolFacts): AuthzRequest {
     context: {
       origin: facts.origin,
       classification: classification(facts.classification),
+      arguments: {
+        recipientDomains: [...new Set(facts.arguments?.recipientDomains ?? [])].sort(),
+        matter: facts.arguments?.matter ?? "",
+      },
       authn: authn(facts.authn),
       risk: facts.risk,
       geo: geo(facts.geo),

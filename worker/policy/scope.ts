@@ -10,7 +10,7 @@
  * reason nor an error of the answer, and Cedar's decision is a function of the satisfied policies
  * and the errors only.
  *
- * What "provably cannot match" means per constraint, for a request whose principal has type P:
+ * What "provably cannot match" means per constraint. By request *shape* (principal type P):
  *
  *   principal == T::"id"      P ≠ T
  *   principal is T            P ≠ T
@@ -20,14 +20,24 @@
  *   action in A / in [A, …]   no A is the request action or one of its ancestors (schema's memberOf,
  *                             with fully qualified types)
  *
- * (the resource like the principal). "Possible ancestor types of P" is computed from the entity
- * store, which is exactly what Cedar sees: the entity slice of a decision is a part of the store
- * closed under parents, so an entity's ancestors in the slice are its ancestors in the store. The
- * relation is taken on types (T → types of the parents of any entity of type T, transitively), an
- * over-approximation of every entity's real ancestry. An entity that is not in the store (an unknown
- * resource) has no ancestors at all, so the approximation covers it too. Action entities are not in
- * the store (Cedar takes them from the schema): a request whose principal or resource is of an
- * action type keeps every `in` constraint.
+ * and, finer, by the request's *entities* (principal p with ancestor set anc(p)):
+ *
+ *   principal == E            p ≠ E
+ *   principal in E            p ≠ E and E ∉ anc(p)
+ *   principal is T in E       P ≠ T, or p ≠ E and E ∉ anc(p)
+ *
+ * (the resource like the principal). anc(p) is the closure of the store's parent edges from p (a
+ * declared parent counts whether or not the store defines it, as in Cedar), plus, for the principal,
+ * the asserted groups and their ancestors: exactly the ancestry Cedar computes from the entity
+ * slice, which holds p and its parents' closure with the same parents. An entity not in the store
+ * (an unknown resource) has no ancestors in Cedar either. "Possible ancestor types of P", for the
+ * shape-only form, is the same relation taken on types. Action entities are not in the store (Cedar
+ * takes them from the schema): a principal or resource of an action type keeps every `in`.
+ *
+ * One condition form is decided too, the tenant test `principal.tenant == Tenant::"t"` (any
+ * attribute, `principal` or `resource`, either side of `==`, an entity literal), but only as the
+ * first conjunct of a first `when` clause: see `AttributeGuard` for why that placement makes
+ * "false without error" provable from the store, and `AttributeState` for which stored values count.
  */
 import type { Cedar } from "./engine.ts";
 import type { EntityStore } from "./slice.ts";
@@ -41,24 +51,53 @@ export interface PolicyScope {
   readonly principal: EntityTest;
   readonly resource: EntityTest;
   readonly action: ActionTest;
+  /** A first condition the slicer can decide from the store (see `AttributeGuard`); absent if none. */
+  readonly guard?: AttributeGuard;
 }
 
-/** A principal or resource constraint. `unknown` (anything unexpected) always matches. */
+/**
+ * A principal or resource constraint. `unknown` (anything unexpected) always matches. `uid` is the
+ * constraint's entity (an `entityKey`), `type` its type.
+ *
+ *   principal == T::"id"        { kind: "eq", type: T, uid }
+ *   principal is T              { kind: "type", type: T }
+ *   principal is T in U::"id"   { kind: "type", type: T, inType: U, inUid }
+ *   principal in U::"id"        { kind: "in", inType: U, inUid }
+ */
 type EntityTest =
   | { kind: "any" }
   | { kind: "unknown" }
-  | { kind: "type"; type: string; inType?: string } // `== T::"…"` and `is T`, optionally `… in U::"…"`
-  | { kind: "in"; inType: string };
+  | { kind: "eq"; type: string; uid: string }
+  | { kind: "type"; type: string; inType?: string; inUid?: string }
+  | { kind: "in"; inType: string; inUid: string };
 
 type ActionTest = { kind: "any" } | { kind: "unknown" } | { kind: "one-of"; uids: readonly string[] };
 
+/**
+ * `principal.<attr> == E` (or `resource.…`, either side of `==`) with an entity literal `E`, when it
+ * is the first thing Cedar evaluates after the scope: the leftmost conjunct of a `when` clause that
+ * is the policy's first clause. Cedar evaluates `a && b` left to right and stops at the first false,
+ * so when that conjunct is false *without an error* the policy is neither satisfied nor erroneous,
+ * whatever follows. `==` never errs; the attribute access errs only when the entity or the attribute
+ * does not exist. The slicer therefore drops the policy only when the store's entity has the
+ * attribute and its value is certainly not `E` (see `AttributeState`).
+ */
+export interface AttributeGuard {
+  readonly variable: "principal" | "resource";
+  readonly attr: string;
+  /** `entityKey` of the literal. */
+  readonly uid: string;
+}
+
 /** Reads the scope of one policy from its JSON form (`policyToJson`). */
 export function policyScope(id: string, json: PolicyJson): PolicyScope {
+  const guard = attributeGuard(json.conditions as unknown);
   return {
     id,
     principal: entityTest(json.principal as unknown),
     resource: entityTest(json.resource as unknown),
     action: actionTest(json.action as unknown),
+    ...(guard === undefined ? {} : { guard }),
   };
 }
 
@@ -69,17 +108,17 @@ function entityTest(raw: unknown): EntityTest {
       return { kind: "any" };
     case "==": {
       const uid = uidOf(raw.entity);
-      return uid === undefined ? { kind: "unknown" } : { kind: "type", type: uid.type };
+      return uid === undefined ? { kind: "unknown" } : { kind: "eq", type: uid.type, uid: uidKey(uid.type, uid.id) };
     }
     case "in": {
       const uid = uidOf(raw.entity);
-      return uid === undefined ? { kind: "unknown" } : { kind: "in", inType: uid.type };
+      return uid === undefined ? { kind: "unknown" } : { kind: "in", inType: uid.type, inUid: uidKey(uid.type, uid.id) };
     }
     case "is": {
       if (typeof raw.entity_type !== "string") return { kind: "unknown" };
       if (raw.in === undefined) return { kind: "type", type: raw.entity_type };
       const uid = isRecord(raw.in) ? uidOf(raw.in.entity) : undefined;
-      return uid === undefined ? { kind: "unknown" } : { kind: "type", type: raw.entity_type, inType: uid.type };
+      return uid === undefined ? { kind: "unknown" } : { kind: "type", type: raw.entity_type, inType: uid.type, inUid: uidKey(uid.type, uid.id) };
     }
     default:
       return { kind: "unknown" };
@@ -101,6 +140,32 @@ function actionTest(raw: unknown): ActionTest {
   // `==` on an action that has ancestors is still decided exactly below (ancestors only add matches,
   // so treating `==` as `in` keeps more, never fewer).
   return { kind: "one-of", uids };
+}
+
+/** The guard of a policy's conditions (JSON form), if its first clause starts with one. */
+function attributeGuard(conditions: unknown): AttributeGuard | undefined {
+  if (!Array.isArray(conditions) || conditions.length === 0) return undefined;
+  const first: unknown = conditions[0];
+  if (!isRecord(first) || first.kind !== "when") return undefined;
+  // The leftmost leaf of the `&&` spine is what Cedar evaluates first.
+  let node: unknown = first.body;
+  while (isRecord(node) && Object.keys(node).length === 1 && isRecord(node["&&"])) node = node["&&"].left;
+  if (!isRecord(node) || Object.keys(node).length !== 1 || !isRecord(node["=="])) return undefined;
+  const { left, right } = node["=="];
+  return guardOf(left, right) ?? guardOf(right, left);
+}
+
+function guardOf(access: unknown, literal: unknown): AttributeGuard | undefined {
+  if (!isRecord(access) || Object.keys(access).length !== 1 || !isRecord(access["."])) return undefined;
+  const { left, attr } = access["."];
+  if (typeof attr !== "string" || !isRecord(left) || Object.keys(left).length !== 1) return undefined;
+  const variable = left.Var;
+  if (variable !== "principal" && variable !== "resource") return undefined;
+  if (!isRecord(literal) || Object.keys(literal).length !== 1 || !isRecord(literal.Value)) return undefined;
+  const value = literal.Value;
+  if (Object.keys(value).length !== 1 || !isRecord(value.__entity)) return undefined;
+  const uid = uidOf(value);
+  return uid === undefined ? undefined : { variable, attr, uid: uidKey(uid.type, uid.id) };
 }
 
 function uidOf(raw: unknown): { type: string; id: string } | undefined {
@@ -186,20 +251,64 @@ export function actionAncestors(cedar: Cedar, schema: string): ReadonlyMap<strin
   return closed;
 }
 
-/** Decides, per request shape, which policies to keep. Pure; built once per compile. */
+/**
+ * What the slicer knows of a request's principal or resource. With only `type` (a request *shape*)
+ * every UID constraint is decided on types alone. With `uid` (the entity's key) `==` is decided
+ * exactly; with `ancestors` too — the keys of all its ancestors exactly as Cedar will see them in the
+ * entity slice: the store's parent closure, plus the asserted groups for the principal — so is `in`.
+ * `attrs` gives the guard attributes' states; an attribute not in it keeps its guarded policies.
+ */
+export interface EntityFacts {
+  readonly type: string;
+  readonly uid?: string;
+  readonly ancestors?: ReadonlySet<string>;
+  readonly attrs?: ReadonlyMap<string, AttributeState>;
+}
+
+/**
+ * An attribute of a stored entity, as far as an `== E` guard is concerned: `{ entity: key }` when
+ * its value is `{ "__entity": … }` (unambiguous with or without a schema), `"other"` when it is a
+ * value that can never equal an entity (a string, number, boolean, set, or a record that is neither
+ * an entity reference nor shaped like one). A missing attribute, a missing entity, or a record that
+ * the schema could read as an implicit entity reference (`{ type, id }`) has no state: kept.
+ */
+export type AttributeState = { readonly entity: string } | "other";
+
+/** Decides which policies can match a request. Pure; built once per compile. */
 export class ScopeIndex {
+  /** Every UID a principal (resource) scope names: the only ancestors that can change a slice. */
+  readonly principalUids: ReadonlySet<string>;
+  readonly resourceUids: ReadonlySet<string>;
+  /** Attributes of `principal` (`resource`) that guards test. */
+  readonly principalGuardAttrs: ReadonlySet<string>;
+  readonly resourceGuardAttrs: ReadonlySet<string>;
+
   constructor(
     private readonly scopes: readonly PolicyScope[],
     private readonly ancestors: ReadonlyMap<string, ReadonlySet<string>>,
     private readonly actions: ReadonlyMap<string, ReadonlySet<string>> | undefined,
-  ) {}
+  ) {
+    const named = (test: EntityTest): string | undefined => (test.kind === "eq" ? test.uid : test.kind === "in" || test.kind === "type" ? test.inUid : undefined);
+    const collect = (pick: (scope: PolicyScope) => string | undefined) => {
+      const out = new Set<string>();
+      for (const scope of scopes) {
+        const value = pick(scope);
+        if (value !== undefined) out.add(value);
+      }
+      return out;
+    };
+    this.principalUids = collect((s) => named(s.principal));
+    this.resourceUids = collect((s) => named(s.resource));
+    this.principalGuardAttrs = collect((s) => (s.guard?.variable === "principal" ? s.guard.attr : undefined));
+    this.resourceGuardAttrs = collect((s) => (s.guard?.variable === "resource" ? s.guard.attr : undefined));
+  }
 
   /**
    * The ids of the policies whose scope can match, in policy order. `action` is a full reference:
    * `Action::"x"` in Verity's schema, `NS::Action::"x"` in a namespaced one (the schema's action
    * hierarchy is read with fully qualified types, so the two never collide).
    */
-  candidates(action: EntityRef, principalType: string, resourceType: string): string[] {
+  candidates(action: EntityRef, principal: EntityFacts, resource: EntityFacts): string[] {
     const actionKey = uidKey(action.type, action.id);
     // An action the schema does not know has no ancestors (Cedar would have no entity for it: with a
     // schema, Cedar takes action entities from the schema and refuses undeclared ones in entity data).
@@ -207,8 +316,9 @@ export class ScopeIndex {
     const kept: string[] = [];
     for (const scope of this.scopes) {
       if (!this.actionCanMatch(scope.action, actionKey, actionSet)) continue;
-      if (!this.entityCanMatch(scope.principal, principalType)) continue;
-      if (!this.entityCanMatch(scope.resource, resourceType)) continue;
+      if (!this.entityCanMatch(scope.principal, principal)) continue;
+      if (!this.entityCanMatch(scope.resource, resource)) continue;
+      if (scope.guard !== undefined && guardFails(scope.guard, scope.guard.variable === "principal" ? principal : resource)) continue;
       kept.push(scope.id);
     }
     return kept;
@@ -220,22 +330,35 @@ export class ScopeIndex {
     return test.uids.some((uid) => uid === actionKey || actionSet.has(uid));
   }
 
-  private entityCanMatch(test: EntityTest, type: string): boolean {
+  private entityCanMatch(test: EntityTest, facts: EntityFacts): boolean {
     switch (test.kind) {
       case "any":
       case "unknown":
         return true;
+      case "eq":
+        // Equality compares UIDs: exact even for action entities.
+        return facts.uid === undefined ? test.type === facts.type : facts.uid === test.uid;
       case "type":
-        return test.type === type && (test.inType === undefined || this.canBeIn(type, test.inType));
+        return test.type === facts.type && (test.inUid === undefined || this.canBeIn(facts, test.inType!, test.inUid));
       case "in":
-        return this.canBeIn(type, test.inType);
+        return this.canBeIn(facts, test.inType, test.inUid);
     }
   }
 
-  /** Can an entity of type `type` be `in` an entity of type `target`? */
-  private canBeIn(type: string, target: string): boolean {
-    if (type === target) return true;
-    if (isActionType(type) || isActionType(target)) return true;
-    return this.ancestors.get(type)?.has(target) ?? false;
+  /** Can the entity be `in` the entity `target` (of type `targetType`)? */
+  private canBeIn(facts: EntityFacts, targetType: string, target: string): boolean {
+    if (isActionType(facts.type) || isActionType(targetType)) return true; // ancestry from the schema, not the store
+    if (facts.ancestors?.has(target) === true) return true;
+    // The entity itself: exact with its UID, else any entity of the target's type may be it.
+    if (facts.type === targetType && (facts.uid === undefined || facts.uid === target)) return true;
+    if (facts.ancestors !== undefined) return false;
+    return this.ancestors.get(facts.type)?.has(targetType) ?? false;
   }
+}
+
+/** True when the guard's conjunct is certainly false without an error for this entity. */
+function guardFails(guard: AttributeGuard, facts: EntityFacts): boolean {
+  const state = facts.attrs?.get(guard.attr);
+  if (state === undefined) return false;
+  return state === "other" || state.entity !== guard.uid;
 }

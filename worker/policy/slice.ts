@@ -15,6 +15,7 @@
  * test/unit/policy/cedar-vectors.test.ts checks this against Cedar's own integration tests.
  */
 import { PolicyEntitiesError } from "./errors.ts";
+import type { AttributeState } from "./scope.ts";
 import type { EntityJson, EntityRef } from "./types.ts";
 
 export function entityKey(ref: EntityRef): string {
@@ -60,11 +61,15 @@ interface StoredEntity {
   readonly entity: EntityJson;
   /** Keys of the entities this one can lead Cedar to: its parents and its attributes' and tags' references. */
   readonly edges: readonly string[];
+  /** Keys of its declared parents. */
+  readonly parents: readonly string[];
 }
 
 /** An immutable, indexed entity set. Built once per compile. */
 export class EntityStore {
   private readonly entities: ReadonlyMap<string, StoredEntity>;
+  /** Ancestor sets by entity key, computed on first use (bounded by the store's size). */
+  private readonly ancestry = new Map<string, ReadonlySet<string>>();
 
   private constructor(entities: ReadonlyMap<string, StoredEntity>) {
     this.entities = entities;
@@ -97,7 +102,7 @@ export class EntityStore {
       const refs: EntityRef[] = [...entity.parents];
       collectEntityRefs(entity.attrs, refs);
       if (entity.tags !== undefined) collectEntityRefs(entity.tags, refs);
-      entities.set(key, { entity, edges: [...new Set(refs.map(entityKey))] });
+      entities.set(key, { entity, edges: [...new Set(refs.map(entityKey))], parents: [...new Set(entity.parents.map(entityKey))] });
     });
     if (problems.length > 0) throw new PolicyEntitiesError("bad entities", problems);
     return new EntityStore(entities);
@@ -114,6 +119,39 @@ export class EntityStore {
   /** All entities, sorted by uid: the canonical order for hashing. */
   all(): EntityJson[] {
     return [...this.entities.keys()].sort().map((key) => this.entities.get(key)!.entity);
+  }
+
+  /**
+   * Keys of every ancestor of the entity `key`: the closure of declared parents, a parent the store
+   * does not define included (Cedar counts it) but not followed further (it has no parents). Empty
+   * for an entity the store does not hold. Exactly the ancestry Cedar computes from any slice that
+   * contains the entity, since a slice is closed under parents.
+   */
+  ancestorsOf(key: string): ReadonlySet<string> {
+    const known = this.ancestry.get(key);
+    if (known !== undefined) return known;
+    const seen = new Set<string>();
+    const queue = [...(this.entities.get(key)?.parents ?? [])];
+    while (queue.length > 0) {
+      const next = queue.pop()!;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      for (const up of this.entities.get(next)?.parents ?? []) queue.push(up);
+    }
+    this.ancestry.set(key, seen);
+    return seen;
+  }
+
+  /** What an `== <entity literal>` test on the stored attribute can be decided to (see `AttributeState`). */
+  attributeState(key: string, attr: string): AttributeState | undefined {
+    const attrs = this.entities.get(key)?.entity.attrs;
+    if (attrs === undefined || !Object.hasOwn(attrs, attr)) return undefined;
+    const value: unknown = attrs[attr];
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return "other";
+    const record = value as Record<string, unknown>;
+    if ("__entity" in record) return Object.keys(record).length === 1 && isEntityRef(record.__entity) ? { entity: entityKey(record.__entity) } : undefined;
+    if ("type" in record || "id" in record) return undefined; // a schema may read `{ type, id }` as an entity reference
+    return "other"; // a record or an extension value (`__extn`): never equal to an entity
   }
 
   /** The closure of `roots` under parents and attribute references; unknown refs are skipped. */

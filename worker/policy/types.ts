@@ -58,8 +58,16 @@ export interface AuthzRequest {
 export type Obligation =
   | { kind: "max_tokens"; limit: number }
   | { kind: "redact"; category: string }
+  | { kind: "mask"; category: string }
+  | { kind: "tokenize"; category: string }
+  /** What to do when the model's reply carries this category: redact it, or stop the reply. */
+  | { kind: "reply"; action: "redact" | "stop"; category: string }
   | { kind: "route"; tier: string }
-  | { kind: "step_up"; acr: string; maxAge?: number };
+  | { kind: "step_up"; acr: string; maxAge?: number }
+  /** On a deny of a tool call a model proposed: refuse the whole reply, not only that call. */
+  | { kind: "refuse_reply" }
+  /** Keep the prompt or the reply, envelope-encrypted, for `days` (worker/data/vault). */
+  | { kind: "retain"; what: "prompt" | "output"; days: number };
 
 export interface Decision {
   effect: "allow" | "deny";

@@ -1,4 +1,5 @@
 import type { NormalizedRequest } from "../context.ts";
+import { mapContent } from "./map-texts.ts";
 import type { WireProvider } from "./types.ts";
 import { bad, contentTexts, isRecord, optionalBoolean, optionalPositiveInteger, requireArray, requireString } from "./validate.ts";
 
@@ -33,6 +34,13 @@ export const anthropic: WireProvider = {
   capTokens(body, limit) {
     const current = body.max_tokens;
     return { ...body, max_tokens: typeof current === "number" ? Math.min(current, limit) : limit };
+  },
+
+  mapTexts(body, fn) {
+    const messages = Array.isArray(body.messages)
+      ? body.messages.map((message: unknown) => (isRecord(message) ? { ...message, content: mapContent(message.content, fn) } : message))
+      : body.messages;
+    return { ...body, ...(body.system === undefined ? {} : { system: mapContent(body.system, fn) }), messages };
   },
 
   credentials(apiKey, caller) {

@@ -8,7 +8,8 @@
  * as both providers name them (`gpt-4o-mini-2024-07-18`, `claude-sonnet-4-5-20250929`). Routing only
  * picks a backend whose `models` pins the requested id, so an accepted claim is always pinned.
  */
-import type { WireFormat } from "../errors.ts";
+import { GatewayError, type WireFormat } from "../errors.ts";
+import { serialise, type EventInspector, type InspectStep, type SseEvent } from "./sse.ts";
 import { isRecord } from "./validate.ts";
 
 export interface ModelPin {
@@ -69,88 +70,45 @@ export function checkClaim(format: WireFormat, pin: ModelPin, claim: ModelClaim 
   return undefined;
 }
 
-/** Longest stretch of a stream held back while no event has named the model yet. */
+/** Longest stretch of a stream (in characters of its events) held back while no event has named the model yet. */
 export const MAX_UNVERIFIED_BYTES = 64 * 1024;
 
-export interface StreamPinGuard {
-  /**
-   * The bytes that may go to the caller now (held back until an event names a model that honours the
-   * pin), or the violation that ends the stream.
-   */
-  push(chunk: Uint8Array): GuardStep;
-  /** At the end of the stream: a stream that never named its model is not trusted either. */
-  end(): GuardStep;
-}
-
-export interface GuardStep {
-  forward: Uint8Array[];
-  violation?: PinViolation;
+export function pinRefusal(): GatewayError {
+  return new GatewayError("model_pin_violation", "the model backend answered as a model it is not pinned to serve; the reply was stopped");
 }
 
 /**
- * Checks a server-sent event stream: nothing is forwarded until the first event that names the model
+ * Checks a stream event by event: nothing is passed on until the first event that names the model
  * (OpenAI: the first chunk; Anthropic: `message_start`) honours the pin; afterwards every event that
- * names a model is checked again, so a backend cannot switch models mid-stream.
+ * names a model is checked again, so a backend cannot switch models mid-stream. A stream that never
+ * names its model (by its end, or within MAX_UNVERIFIED_BYTES) is not trusted either.
  */
-export function createStreamPinGuard(format: WireFormat, pin: ModelPin): StreamPinGuard {
-  const decoder = new TextDecoder();
+export function createStreamPinGuard(format: WireFormat, pin: ModelPin): EventInspector {
   const unnamed: PinViolation = { backend: pin.backendId, requested: pin.requested, claimed: null, reason: "no_model_named" };
-  let partial = "";
-  /** Chunks held back until the model is verified; `undefined` once it is. */
-  let held: Uint8Array[] | undefined = [];
-  let heldBytes = 0;
-  let verified = false;
-
-  /** The first violation among whole lines; marks the stream verified when a line honours the pin. */
-  function inspect(lines: string): PinViolation | undefined {
-    // Most chunks name no model (Anthropic: only message_start does): skip them unsplit.
-    if (!lines.includes('"model"')) return undefined;
-    for (const line of lines.split("\n")) {
-      if (!line.startsWith("data:") || !line.includes('"model"')) continue;
-      let event: unknown;
-      try {
-        event = JSON.parse(line.slice(5));
-      } catch {
-        continue; // not JSON: it names no model
-      }
-      const claim = isRecord(event) ? claimOf(format, event) : undefined;
-      if (claim === undefined) continue;
-      const violation = checkClaim(format, pin, claim);
-      if (violation) return violation;
-      verified = true;
-    }
-    return undefined;
-  }
-
-  function step(chunk: Uint8Array | undefined, lines: string): GuardStep {
-    const violation = inspect(lines);
-    if (violation) return { forward: [], violation };
-    if (!held) return { forward: chunk ? [chunk] : [] };
-    if (chunk) {
-      held.push(chunk);
-      heldBytes += chunk.byteLength;
-    }
-    if (verified) {
-      const released = held;
-      held = undefined;
-      return { forward: released };
-    }
-    return heldBytes > MAX_UNVERIFIED_BYTES ? { forward: [], violation: unnamed } : { forward: [] };
-  }
+  const stop = (pinViolation: PinViolation): InspectStep => ({ events: [], stop: { error: pinRefusal(), pinViolation } });
+  /** Events held back until the model is verified; `undefined` once it is. */
+  let held: SseEvent[] | undefined = [];
+  let heldChars = 0;
 
   return {
-    push(chunk) {
-      const text = partial + decoder.decode(chunk, { stream: true });
-      const end = text.lastIndexOf("\n");
-      // Only whole lines are read; the rest waits for the next chunk (bounded like the held bytes).
-      partial = end < 0 ? text.slice(-MAX_UNVERIFIED_BYTES) : text.slice(end + 1);
-      return step(chunk, end < 0 ? "" : text.slice(0, end));
+    push(event) {
+      const claim = event.data === undefined ? undefined : claimOf(format, event.data);
+      if (claim !== undefined) {
+        const violation = checkClaim(format, pin, claim);
+        if (violation) return stop(violation);
+      }
+      if (!held) return { events: [event] };
+      held.push(event);
+      if (claim !== undefined) {
+        const released = held;
+        held = undefined;
+        return { events: released };
+      }
+      heldChars += serialise(event).length;
+      return heldChars > MAX_UNVERIFIED_BYTES ? stop(unnamed) : { events: [] };
     },
     end() {
-      const last = step(undefined, partial + decoder.decode());
-      partial = "";
-      if (last.violation || !held) return last;
-      return { forward: [], violation: unnamed };
+      return held ? stop(unnamed) : { events: [] };
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { NormalizedRequest } from "../context.ts";
+import { mapContent, mapJsonStrings, mapJsonText } from "./map-texts.ts";
 import type { WireProvider } from "./types.ts";
 import { bad, contentTexts, isRecord, optionalBoolean, optionalPositiveInteger, requireArray, requireString } from "./validate.ts";
 
@@ -43,6 +44,23 @@ export const openai: WireProvider = {
     return { ...body, [field]: typeof current === "number" ? Math.min(current, limit) : limit };
   },
 
+  mapTexts(body, fn) {
+    if (!Array.isArray(body.messages)) return body;
+    const messages = body.messages.map((message: unknown) => {
+      if (!isRecord(message)) return message;
+      const mapped: Record<string, unknown> = { ...message, content: mapContent(message.content, fn) };
+      if (Array.isArray(message.tool_calls)) {
+        mapped.tool_calls = message.tool_calls.map((call: unknown) =>
+          isRecord(call) && isRecord(call.function) && typeof call.function.arguments === "string"
+            ? { ...call, function: { ...call.function, arguments: mapJsonText(call.function.arguments, fn) } }
+            : mapJsonStrings(call, fn),
+        );
+      }
+      return mapped;
+    });
+    return { ...body, messages };
+  },
+
   credentials(apiKey) {
     return { authorization: `Bearer ${apiKey}` };
   },
@@ -60,3 +78,16 @@ export const openai: WireProvider = {
     return Array.isArray(reply.choices) && typeof reply.model === "string";
   },
 };
+
+/**
+ * A stream chunk made by the gateway in the image of an upstream one (same id, model, fingerprint),
+ * carrying only `choice`; `usage` stays null where the upstream announces usage in a last chunk.
+ */
+export function chunkLike(upstream: Record<string, unknown>, choice: Record<string, unknown>): Record<string, unknown> {
+  const chunk: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(upstream)) {
+    if (key === "choices") chunk.choices = [{ logprobs: null, finish_reason: null, ...choice }];
+    else chunk[key] = key === "usage" ? null : value;
+  }
+  return chunk;
+}

@@ -1,7 +1,22 @@
-import { errorBody, GatewayError } from "../errors.ts";
+/**
+ * Relays a model backend's reply to the caller in the same wire format, inspecting it on the way:
+ *
+ *   whole reply: parse → model pin → tool calls proposed (authorized, audited) → reply text filters
+ *   stream:      events (sse.ts) → usage → model pin → tool calls → reply text filters → caller
+ *
+ * Each stream event is parsed once and leaves with its original text unless an inspector changed it.
+ * A malformed event, a stop by an inspector or a failure on the way ends the stream with the
+ * provider's own error event (never a silent pass); a whole reply is refused as a clean error.
+ */
+import { asGatewayError, errorBody, GatewayError, type WireFormat } from "../errors.ts";
 import { readTextAtMost, TooLargeError } from "../lib/bounded-read.ts";
 import { responseHeaders } from "../network/index.ts";
-import { checkClaim, claimOf, createStreamPinGuard, type ModelPin, type PinViolation } from "./model-pin.ts";
+import { anthropicToolCalls, authorizeAnthropicReply } from "../tools/proposals-anthropic.ts";
+import { authorizeOpenAiReply, openaiToolCalls } from "../tools/proposals-openai.ts";
+import { ProposalError, refusalHeader, type ToolCallGate } from "../tools/proposals.ts";
+import { checkClaim, claimOf, createStreamPinGuard, pinRefusal, type ModelPin, type PinViolation } from "./model-pin.ts";
+import { filterWholeReply, replyTextInspector, type ReplyFilterFactory } from "./reply-text.ts";
+import { createInspectorChain, createSseParser, MalformedEventError, serialise, type EventInspector, type StreamStop } from "./sse.ts";
 import type { UsageReport, WireProvider } from "./types.ts";
 import { isRecord } from "./validate.ts";
 
@@ -18,10 +33,22 @@ export interface RelayOutcome extends UsageReport {
   pinViolation?: PinViolation;
 }
 
-/** A non-streamed reply larger than this is refused rather than buffered (Workers have 128 MB). */
-const MAX_REPLY_BYTES = 16 * 1024 * 1024;
-/** Longest partial event line the usage observer keeps between chunks. */
-const MAX_EVENT_CHARS = 64 * 1024;
+export interface RelayOptions {
+  stream: boolean;
+  requestId: string;
+  /** Bound on reading a whole (non-streamed) reply after its headers. */
+  timeoutMs: number;
+  /** The models the backend may serve for this request; a reply claiming another one is stopped. */
+  pin: ModelPin;
+  /** The data plane's reply filters, one per choice or text block; without it text passes unchanged. */
+  replyFilter?: ReplyFilterFactory;
+  /** Authorizes (and audits) each tool call the model proposes; without it tool calls pass unchecked. */
+  toolCalls?: ToolCallGate;
+  done: (outcome: RelayOutcome) => void;
+}
+
+/** Header of a whole reply from which refused tool calls were removed: `<tool>=<code>, …`. */
+export const TOOL_REFUSALS_HEADER = "x-verity-tool-refusals";
 
 function upstreamRefused(status: number): GatewayError {
   // The upstream's body may hold internal details or secrets; the caller learns only the status.
@@ -51,14 +78,12 @@ async function readWhole(upstream: Response, timeoutMs: number): Promise<string>
   }
 }
 
-async function relayWhole(
-  provider: WireProvider,
-  upstream: Response,
-  options: RelayOptions,
-): Promise<Response> {
+const WHOLE_TOOL_CALLS: Readonly<Record<WireFormat, typeof authorizeOpenAiReply>> = { openai: authorizeOpenAiReply, anthropic: authorizeAnthropicReply };
+const STREAM_TOOL_CALLS: Readonly<Record<WireFormat, (gate: ToolCallGate) => EventInspector>> = { openai: openaiToolCalls, anthropic: anthropicToolCalls };
+
+async function relayWhole(provider: WireProvider, upstream: Response, options: RelayOptions): Promise<Response> {
   const { requestId, done } = options;
   const text = await readWhole(upstream, options.timeoutMs);
-  if (text.length > MAX_REPLY_BYTES) throw new GatewayError("upstream_error", "the model backend's reply is too large");
   let reply: unknown;
   try {
     reply = JSON.parse(text);
@@ -68,98 +93,122 @@ async function relayWhole(
   if (!isRecord(reply) || !provider.isCompletion(reply)) {
     throw new GatewayError("upstream_error", "the model backend sent an invalid reply");
   }
+  const usage = provider.readUsage(reply);
   const pinViolation = checkClaim(provider.format, options.pin, claimOf(provider.format, reply));
   if (pinViolation) {
     const refusal = pinRefusal();
-    done({ ...provider.readUsage(reply), status: refusal.status, stream: false, bytes: text.length, aborted: false, error: refusal.code, pinViolation });
+    done({ ...usage, status: refusal.status, stream: false, bytes: text.length, aborted: false, error: refusal.code, pinViolation });
     throw refusal;
   }
-  done({ ...provider.readUsage(reply), status: upstream.status, stream: false, bytes: text.length, aborted: false });
+  let relayed = reply;
   const headers = responseHeaders(upstream.headers, requestId);
+  try {
+    if (options.toolCalls) {
+      const authorized = await WHOLE_TOOL_CALLS[provider.format](relayed, options.toolCalls);
+      relayed = authorized.reply;
+      if (authorized.refused.length > 0) headers.set(TOOL_REFUSALS_HEADER, refusalHeader(authorized.refused));
+    }
+    if (options.replyFilter) relayed = filterWholeReply(provider.format, relayed, options.replyFilter);
+  } catch (error) {
+    // A refused reply is still a completed exchange with the backend: its usage is recorded.
+    const refusal = asGatewayError(error);
+    done({ ...usage, status: refusal.status, stream: false, bytes: text.length, aborted: false, error: refusal.code });
+    throw refusal;
+  }
+  done({ ...usage, status: upstream.status, stream: false, bytes: text.length, aborted: false });
   headers.set("content-type", "application/json");
-  return new Response(text, { status: upstream.status, headers });
+  // Re-serialised only when an inspector changed it; otherwise the backend's bytes go out as they came.
+  return new Response(relayed === reply ? text : JSON.stringify(relayed), { status: upstream.status, headers });
 }
 
-/**
- * Reads usage out of server-sent events as they pass, without holding any chunk back: only lines
- * that mention usage or the model are parsed, and a partial line waits for the next chunk.
- */
-function createUsageObserver(provider: WireProvider) {
-  const decoder = new TextDecoder();
-  let partial = "";
+/** Reads usage and the served model from each event as it passes; never holds or changes one. */
+function usageObserver(provider: WireProvider): EventInspector & { usage: UsageReport } {
   const usage: UsageReport = {};
   return {
     usage,
-    observe(chunk: Uint8Array) {
-      const text = partial + decoder.decode(chunk, { stream: true });
-      const end = text.lastIndexOf("\n");
-      // Only whole lines are read; the rest waits for the next chunk (bounded: an event is small).
-      partial = end < 0 ? text.slice(-MAX_EVENT_CHARS) : text.slice(end + 1);
-      if (end < 0) return;
-      const lines = text.slice(0, end);
-      // Most chunks carry neither usage nor (after the first) anything new: skip them unsplit.
-      if (!lines.includes('"usage"') && (usage.model !== undefined || !lines.includes('"model"'))) return;
-      for (const line of lines.split("\n")) {
-        if (!line.startsWith("data:") || !(line.includes('"usage"') || (!usage.model && line.includes('"model"')))) continue;
-        try {
-          const event: unknown = JSON.parse(line.slice(5));
-          if (isRecord(event)) Object.assign(usage, provider.readUsage(event));
-        } catch {
-          // A malformed event is the caller's to see; it does not change what was metered.
-        }
+    push(event) {
+      const data = event.data;
+      // Most events carry neither usage nor (after the first) anything new.
+      if (data && (data.usage !== undefined || data.message !== undefined || (usage.model === undefined && data.model !== undefined))) {
+        Object.assign(usage, provider.readUsage(data));
       }
+      return { events: [event] };
     },
+    end: () => ({ events: [] }),
   };
 }
 
-function pinRefusal(): GatewayError {
-  return new GatewayError("model_pin_violation", "the model backend answered as a model it is not pinned to serve; the reply was stopped");
-}
-
 /** The provider's own in-stream error event (OpenAI: a `data:` error object; Anthropic: `event: error`). */
-function errorEvent(provider: WireProvider, error: GatewayError, requestId: string): Uint8Array {
+function errorEvent(provider: WireProvider, error: GatewayError, requestId: string): string {
   const data = JSON.stringify(errorBody(error, provider.format, requestId));
-  return new TextEncoder().encode(provider.format === "anthropic" ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`);
+  return provider.format === "anthropic" ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`;
 }
 
-function relayStream(provider: WireProvider, upstream: Response, { requestId, done, pin }: RelayOptions): Response {
+/** What ends a stream when something on the way fails: the backend's fault, or a fail-closed refusal. */
+function stopFor(error: unknown): StreamStop {
+  if (error instanceof MalformedEventError) return { error: new GatewayError("upstream_error", "the model backend sent a malformed event; the reply was stopped", { cause: error }) };
+  if (error instanceof ProposalError) return { error: new GatewayError("upstream_error", "the model backend sent a malformed tool call; the reply was stopped", { cause: error }) };
+  return { error: asGatewayError(error) };
+}
+
+function relayStream(provider: WireProvider, upstream: Response, options: RelayOptions): Response {
+  const { requestId, done } = options;
   const body = upstream.body;
   if (!body || !(upstream.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     throw new GatewayError("upstream_error", "the model backend did not stream its reply");
   }
-  const observer = createUsageObserver(provider);
-  const guard = createStreamPinGuard(provider.format, pin);
+  const encoder = new TextEncoder();
+  const parser = createSseParser();
+  const observer = usageObserver(provider);
+  const chain = createInspectorChain([
+    observer,
+    createStreamPinGuard(provider.format, options.pin),
+    ...(options.toolCalls ? [STREAM_TOOL_CALLS[provider.format](options.toolCalls)] : []),
+    ...(options.replyFilter ? [replyTextInspector(provider.format, options.replyFilter)] : []),
+  ]);
   let bytes = 0;
   let finished = false;
-  const finish = (aborted: boolean, pinViolation?: PinViolation) => {
+  const finish = (aborted: boolean, stop?: StreamStop) => {
     if (finished) return;
     finished = true;
-    done({ ...observer.usage, status: upstream.status, stream: true, bytes, aborted, ...(pinViolation ? { error: "model_pin_violation", pinViolation } : {}) });
+    const stopped = stop ? { error: stop.error.code, ...(stop.pinViolation ? { pinViolation: stop.pinViolation } : {}) } : {};
+    done({ ...observer.usage, status: upstream.status, stream: true, bytes, aborted, ...stopped });
   };
-  /** Ends the stream with the provider's error event and nothing more of the model's output. */
-  const stop = (controller: TransformStreamDefaultController<Uint8Array>, violation: PinViolation, ended = false) => {
-    finish(false, violation);
-    controller.enqueue(errorEvent(provider, pinRefusal(), requestId));
+  /** Forwards what the inspectors released; on a stop, ends the stream with the provider's error event. */
+  const forward = (controller: TransformStreamDefaultController<Uint8Array>, text: string, stop: StreamStop | undefined, ended = false) => {
+    const out = stop ? text + errorEvent(provider, stop.error, requestId) : text;
+    if (out !== "") controller.enqueue(encoder.encode(out));
+    if (!stop) return;
+    finish(false, stop);
     // Closes the caller's side; the pipe then cancels the upstream body, closing that connection.
     if (!ended) controller.terminate();
   };
 
-  // Each upstream chunk is forwarded as soon as it arrives once the stream's first model-naming event
-  // has honoured the pin (until then it is held back). A caller that goes away cancels the readable
-  // side, and the pipe cancels the upstream body, which closes the upstream connection.
-  const meter = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
+  // Events go to the caller as soon as the inspectors release them. A caller that goes away cancels
+  // the readable side, and the pipe cancels the upstream body, which closes the upstream connection.
+  const inspect = new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
       if (finished) return;
       bytes += chunk.byteLength;
-      observer.observe(chunk);
-      const { forward, violation } = guard.push(chunk);
-      if (violation) return stop(controller, violation);
-      for (const piece of forward) controller.enqueue(piece);
+      try {
+        const events = parser.push(chunk);
+        if (events.length === 0) return;
+        const step = await chain.push(events);
+        forward(controller, step.events.map(serialise).join(""), step.stop);
+      } catch (error) {
+        forward(controller, "", stopFor(error));
+      }
     },
-    flush(controller) {
-      const { forward, violation } = guard.end();
-      if (violation) return stop(controller, violation, true);
-      for (const piece of forward) controller.enqueue(piece);
+    async flush(controller) {
+      if (finished) return;
+      try {
+        const last = await chain.push(parser.end());
+        if (last.stop) return forward(controller, last.events.map(serialise).join(""), last.stop, true);
+        const ended = await chain.end();
+        forward(controller, [...last.events, ...ended.events].map(serialise).join(""), ended.stop, true);
+      } catch (error) {
+        forward(controller, "", stopFor(error), true);
+      }
       finish(false);
     },
     cancel() {
@@ -169,17 +218,7 @@ function relayStream(provider: WireProvider, upstream: Response, { requestId, do
   const headers = responseHeaders(upstream.headers, requestId);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache");
-  return new Response(body.pipeThrough(meter), { status: upstream.status, headers });
-}
-
-export interface RelayOptions {
-  stream: boolean;
-  requestId: string;
-  /** Bound on reading a whole (non-streamed) reply after its headers. */
-  timeoutMs: number;
-  /** The models the backend may serve for this request; a reply claiming another one is stopped. */
-  pin: ModelPin;
-  done: (outcome: RelayOutcome) => void;
+  return new Response(body.pipeThrough(inspect), { status: upstream.status, headers });
 }
 
 /** Relays an upstream reply to the caller in the same wire format; errors become clean 502s. */

@@ -16,6 +16,11 @@ export interface WireProvider {
   parse(body: Record<string, unknown>): NormalizedRequest;
   /** The body with the output-token limit lowered to at most `limit` (an obligation). */
   capTokens(body: Record<string, unknown>, limit: number): Record<string, unknown>;
+  /**
+   * A new body with `fn` applied to every text `parse` classifies (message contents, text parts, the
+   * system prompt, tool-call arguments and tool inputs/results); everything else is kept as it is.
+   */
+  mapTexts(body: Record<string, unknown>, fn: (text: string) => string): Record<string, unknown>;
   credentials(apiKey: string, caller: Headers): Record<string, string>;
   /** Usage and served model from a whole reply or one stream event. */
   readUsage(event: Record<string, unknown>): UsageReport;

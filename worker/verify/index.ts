@@ -37,6 +37,6 @@ export { inclusionPath, rootFromInclusionProof, verifyInclusion, verifySubtreeIn
 export { rangeHash, type RangeHasher, storedRangeHasher } from "./merkle/range-hash.ts";
 export { treeRoot } from "./merkle/tree-head.ts";
 export { type AuditRecord, type AuditRecordType, MAX_RECORD_BYTES, prepareRecord } from "./record.ts";
-export { type AuditSink, createAuditSink } from "./sink.ts";
+export { type AuditPlacement, type AuditSink, createAuditSink } from "./sink.ts";
 export { AUDIT_SCHEMA_VERSION, SqlAuditStore } from "./sql-store.ts";
 export type { AppendBatch, AuditStore, StoredHead, StoredLeaf } from "./store.ts";

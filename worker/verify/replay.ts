@@ -12,6 +12,7 @@
  *   invoke_model, allow   facts + resource (the chosen backend)      → invokeModelRequest
  *   invoke_model, deny    facts + each of `candidates` (one per backend policy refused)
  *   read_audit            facts (principal, tenant, environment)     → tenantActionRequest
+ *   administer            facts (principal, tenant, environment)     → tenantActionRequest (erasure)
  *
  * Decision records without a PDP decision (authentication refusals; a deny the gateway took after
  * policy allowed, such as missing backend credentials) are skipped and counted.
@@ -81,9 +82,10 @@ function questionsOf(record: Record<string, unknown>): Recorded[] | string {
         return { effect: c.effect, reasons: c.reasons, obligations: c.obligations, entitySlice: c.entitySlice, request };
       });
     }
-    case "read_audit": {
+    case "read_audit":
+    case "administer": {
       if (!isObject(facts)) return "no recorded facts";
-      const request = tenantActionRequest("read_audit", facts as unknown as TenantActionFacts);
+      const request = tenantActionRequest(record.action, facts as unknown as TenantActionFacts);
       return [{ effect: record.decision, reasons: record.reasons, obligations: record.obligations, entitySlice: record.entitySlice, request }];
     }
     default:

@@ -10,6 +10,7 @@
  */
 import { GatewayError } from "../errors.ts";
 import { sha256Hex } from "../lib/encoding.ts";
+import { isLocalDevelopment, loopbackOrigins } from "../network/addresses.ts";
 import { compilePolicy, type PolicyDecisionPoint } from "../policy/index.ts";
 import { BUNDLE_KEY } from "./bundle-format.ts";
 import { BundleError, verifyBundle } from "./bundle-verify.ts";
@@ -17,7 +18,7 @@ import { worldEntities } from "./entities.ts";
 import { parseRegistry, type Registry } from "./registry.ts";
 import { importTrustedKeys, type TrustedKeys } from "./trusted-keys.ts";
 
-export type { Backend, Issuer, Level, Registry, Tenant, Tier, Tool, Transmitter, TrustDomain, Workload } from "./registry.ts";
+export type { Backend, Issuer, Level, McpServer, Registry, Tenant, Tier, Tool, Transmitter, TrustDomain, Workload } from "./registry.ts";
 export { RegistryError, parseRegistry } from "./registry.ts";
 export { worldEntities } from "./entities.ts";
 export { workloadGate, type WorkloadVerdict } from "./gate.ts";
@@ -44,6 +45,8 @@ export interface ConfigBindings {
   BUNDLE_TRUSTED_KEYS: string;
   /** Lowest bundle version any isolate accepts, cold ones included. */
   BUNDLE_MIN_VERSION: string;
+  /** `loopback` on the local stack only (never in wrangler.toml): registry entries may name loopback. */
+  VERITY_LOCAL_DEV?: string;
 }
 
 /** Why a bundle was refused: a signature-envelope refusal, or a check after it. */
@@ -105,6 +108,14 @@ function trustedKeys(text: string | undefined): Promise<TrustedKeys> {
   return keys;
 }
 
+function localDevelopment(env: ConfigBindings): boolean {
+  try {
+    return isLocalDevelopment(env.VERITY_LOCAL_DEV);
+  } catch (cause) {
+    throw new ConfigRefusal("trust_config_invalid", cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 function minVersionFloor(text: string | undefined): number {
   const floor = Number(text ?? "0");
   if (!Number.isSafeInteger(floor) || floor < 0) throw new ConfigRefusal("trust_config_invalid", "BUNDLE_MIN_VERSION must be a non-negative integer");
@@ -120,6 +131,10 @@ async function build(bytes: Uint8Array, digest: string, env: ConfigBindings, inF
     throw new ConfigRefusal("bundle_version_reused", `bundle version ${bundle.version} is in force with other content; a new bundle needs a new version`);
   }
   const registry = parseRegistry(bundle.documents.registry);
+  const loopback = loopbackOrigins(registry.origins);
+  if (loopback.length > 0 && !localDevelopment(env)) {
+    throw new ConfigRefusal("config_invalid", `the registry names loopback destinations (${loopback.join(", ")}), allowed only in local development`);
+  }
   const stored = bundle.documents.entities;
   if (!Array.isArray(stored)) throw new ConfigRefusal("config_invalid", "the entities document must be an array");
   const pdp = compilePolicy(bundle.documents.policy, worldEntities(registry, stored));

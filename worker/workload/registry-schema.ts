@@ -7,11 +7,43 @@ const id = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,62}$" } as const;
 const secretName = { type: "string", pattern: "^[A-Z][A-Z0-9_]{0,63}$" } as const;
 const region = { type: "string", pattern: "^[a-z]{2,16}$" } as const;
 
+/** Abuse limits of one scope (worker/network/limits.ts); an absent field takes the default. */
+const scopeLimits = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    requestsPerMinute: { type: "integer", minimum: 1, maximum: 1_000_000 },
+    burst: { type: "integer", minimum: 1, maximum: 1_000_000 },
+    tokens: { type: "integer", minimum: 0, maximum: 1_000_000_000_000 },
+    windowSeconds: { type: "integer", minimum: 60, maximum: 2_678_400 },
+  },
+} as const;
+
+/** Which principal kinds a route segment admits (worker/network/segments.ts). */
+const principalKinds = { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["user", "workload"] } } as const;
+
 export const tenantSchema = {
   type: "object",
   required: ["name", "residency", "jurisdiction"],
   additionalProperties: false,
-  properties: { name: { type: "string", minLength: 1 }, residency: region, jurisdiction: region },
+  properties: {
+    name: { type: "string", minLength: 1 },
+    residency: region,
+    jurisdiction: region,
+    // Browser origins that may call the gateway for this tenant (CORS); none by default. https only,
+    // except plain http to localhost for a developer's own page.
+    corsOrigins: {
+      type: "array",
+      uniqueItems: true,
+      items: { type: "string", pattern: "^(https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?|http://(localhost|127\\.0\\.0\\.1))(:[0-9]{1,5})?$" },
+    },
+    limits: { type: "object", additionalProperties: false, properties: { principal: scopeLimits, tenant: scopeLimits } },
+    segments: {
+      type: "object",
+      additionalProperties: false,
+      properties: { ai: principalKinds, tools: principalKinds, mcp: principalKinds, audit: principalKinds, admin: principalKinds },
+    },
+  },
 } as const;
 
 // Asymmetric algorithms only: an HMAC algorithm for a public-key issuer is the classic confusion attack.
@@ -122,6 +154,12 @@ export const backendSchema = {
     // OpenAI `system_fingerprint`s the backend may answer with (model pinning, where the provider offers it).
     systemFingerprints: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", minLength: 1, maxLength: 128 } },
     attestation: attestationSchema,
+    // Network plane (worker/network): the most response bytes taken from this backend (default 32 MiB),
+    // the gateway-signed assertion it requires (`X-Verity-Assertion`), and the Worker's
+    // `mtls_certificates` binding to present as the client certificate.
+    maxResponseBytes: { type: "integer", minimum: 1024, maximum: 1_073_741_824 },
+    assertion: { type: "object", required: ["audience"], additionalProperties: false, properties: { audience: { type: "string", minLength: 1, maxLength: 512 } } },
+    mtlsCertificate: { type: "string", pattern: "^[A-Z][A-Z0-9_]{0,63}$" },
   },
 } as const;
 
@@ -138,6 +176,26 @@ export const toolSchema = {
     classification: { enum: ["public", "internal", "confidential", "restricted"] },
     requiresMfa: { type: "boolean" },
     arguments: { type: "object" },
+  },
+} as const;
+
+/**
+ * An MCP server reached through `/mcp/{id}`. `tools` names the registry tools it may expose (an MCP
+ * tool is the registry tool of the same name); anything else it offers is never listed nor called.
+ */
+export const mcpServerSchema = {
+  type: "object",
+  required: ["id", "tenant", "endpoint", "audience", "tools"],
+  additionalProperties: false,
+  properties: {
+    id,
+    tenant: id,
+    description: { type: "string" },
+    endpoint: { type: "string", minLength: 1 },
+    audience: { type: "string", minLength: 1 },
+    tools: { type: "array", uniqueItems: true, items: id },
+    // OAuth scopes a client's token should carry, published as RFC 9728 `scopes_supported`.
+    scopes: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$" } },
   },
 } as const;
 
@@ -171,5 +229,6 @@ export const registrySchema = {
     backends: { type: "array", minItems: 1, items: backendSchema },
     tools: { type: "array", items: toolSchema },
     transmitters: { type: "array", items: transmitterSchema },
+    mcpServers: { type: "array", items: mcpServerSchema },
   },
 } as const;

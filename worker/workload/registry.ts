@@ -1,6 +1,7 @@
 import { Validator } from "@cfworker/json-schema";
 import type { WireFormat } from "../errors.ts";
 import { parseSpiffeId } from "../lib/spiffe-id.ts";
+import { refusedAddress } from "../network/addresses.ts";
 import type { AttestationPolicy } from "./attestation.ts";
 import { registrySchema } from "./registry-schema.ts";
 
@@ -14,6 +15,19 @@ export interface Tenant {
   name: string;
   residency: string;
   jurisdiction: string;
+  /** Browser origins allowed to call for this tenant (CORS); none by default (worker/network/cors.ts). */
+  corsOrigins?: string[];
+  /** Abuse limits (worker/network/limits.ts); absent fields take the defaults. */
+  limits?: { principal?: ScopeLimitsDoc; tenant?: ScopeLimitsDoc };
+  /** Principal kinds per route segment, overriding worker/network/segments.ts's defaults. */
+  segments?: Partial<Record<"ai" | "tools" | "mcp" | "audit" | "admin", ("user" | "workload")[]>>;
+}
+
+export interface ScopeLimitsDoc {
+  requestsPerMinute?: number;
+  burst?: number;
+  tokens?: number;
+  windowSeconds?: number;
 }
 
 export type IssuerKind = "oidc" | "cloudflare-access";
@@ -93,6 +107,12 @@ export interface Backend {
   systemFingerprints?: string[];
   /** Required of the confidential tier: how the backend proves what runs there (attestation.ts). */
   attestation?: AttestationPolicy;
+  /** Most response bytes taken from it (default worker/network/egress.ts DEFAULT_MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
+  /** It requires the gateway-signed assertion (`X-Verity-Assertion`) with this `aud`. */
+  assertion?: { audience: string };
+  /** Name of the Worker's `mtls_certificates` binding whose certificate the gateway presents to it. */
+  mtlsCertificate?: string;
 }
 
 export interface Tool {
@@ -104,6 +124,21 @@ export interface Tool {
   classification: Level;
   requiresMfa: boolean;
   arguments: Record<string, unknown>;
+}
+
+/**
+ * An MCP server behind `/mcp/{id}` (streamable HTTP at `endpoint`). Its tools are registry tools of
+ * the same names, listed in `tools`, all of its own tenant; `audience` is the `aud` of the delegated
+ * tokens that carry its session traffic (a `tools/call` carries the called tool's own audience).
+ */
+export interface McpServer {
+  id: string;
+  tenant: string;
+  description?: string;
+  endpoint: string;
+  audience: string;
+  tools: string[];
+  scopes?: string[];
 }
 
 /** A Shared Signals transmitter (SSF 1.0 push delivery, RFC 8935) and what it may speak about. */
@@ -132,6 +167,7 @@ export interface Registry {
   backends: readonly Backend[];
   tools: ReadonlyMap<string, Tool>;
   transmitters: readonly Transmitter[];
+  mcpServers: ReadonlyMap<string, McpServer>;
   /** Every origin the gateway may fetch: the egress allowlist derives from this and nothing else. */
   origins: ReadonlySet<string>;
 }
@@ -174,6 +210,9 @@ function parseOrigin(where: string, raw: string): URL {
     throw new RegistryError(`${where}: plain http is allowed only to loopback (use https)`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new RegistryError(`${where}: scheme must be https`);
+  // Egress address rules (worker/network/addresses.ts): loopback is judged at load, with the deployment's settings.
+  const refused = refusedAddress(url);
+  if (refused) throw new RegistryError(`${where}: ${url.hostname} is a ${refused} address, which the gateway never calls`);
   return url;
 }
 
@@ -204,6 +243,7 @@ export function parseRegistry(raw: unknown): Registry {
     backends: Backend[];
     tools: Tool[];
     transmitters?: Transmitter[];
+    mcpServers?: McpServer[];
   };
 
   const tenants = new Map<string, Tenant>(Object.entries(doc.tenants).map(([id, t]) => [id, { id, ...t }]));
@@ -281,6 +321,19 @@ export function parseRegistry(raw: unknown): Registry {
     for (const tenant of transmitter.tenants) knownTenant(`transmitters[${transmitter.id}].tenants`, tenant);
     origins.add(parseOrigin(`transmitters[${transmitter.id}].jwksUri`, transmitter.jwksUri).origin);
   }
+  const mcpServers = doc.mcpServers ?? [];
+  unique("mcpServers", mcpServers.map((s) => s.id));
+  for (const server of mcpServers) {
+    const where = `mcpServers[${server.id}]`;
+    knownTenant(`${where}.tenant`, server.tenant);
+    origins.add(parseOrigin(`${where}.endpoint`, server.endpoint).origin);
+    for (const toolId of server.tools) {
+      const tool = doc.tools.find((t) => t.id === toolId);
+      if (!tool) throw new RegistryError(`${where}.tools: unknown tool "${toolId}"`);
+      // A server's session is one tenant's: a tool of another tenant would be called under it.
+      if (tool.tenant !== server.tenant) throw new RegistryError(`${where}.tools: tool "${toolId}" belongs to tenant "${tool.tenant}"`);
+    }
+  }
 
   return {
     tenants,
@@ -292,6 +345,7 @@ export function parseRegistry(raw: unknown): Registry {
     backends,
     tools: new Map(doc.tools.map((t) => [t.id, t])),
     transmitters,
+    mcpServers: new Map(mcpServers.map((s) => [s.id, s])),
     origins,
   };
 }

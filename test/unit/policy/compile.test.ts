@@ -144,6 +144,7 @@ describe("versions and caching", () => {
       "model.pii-redacted-on-public": [{ kind: "redact", category: "PII" }],
       "model.contractor-token-cap": [{ kind: "max_tokens", limit: 4096 }],
       "model.confidential-tier-only": [{ kind: "route", tier: "confidential" }],
+      "model.restricted-retained": [{ kind: "retain", what: "prompt", days: 30 }],
       "tool.mfa-step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa" }],
       "document.restricted-step-up": [{ kind: "step_up", acr: "urn:verity:acr:mfa" }],
       "document.restricted-recent-auth": [{ kind: "step_up", acr: "urn:verity:acr:mfa", maxAge: 900 }],

@@ -40,6 +40,8 @@ function world(options: { refreshMs?: number; floor?: number; keys?: string } = 
     CONFIG_REFRESH_MS: String(options.refreshMs ?? 0),
     BUNDLE_TRUSTED_KEYS: options.keys ?? pinnedText(dev),
     BUNDLE_MIN_VERSION: String(options.floor ?? 1),
+    // The seeded registry names the local stack's loopback services.
+    VERITY_LOCAL_DEV: "loopback",
   };
   const audit = async (event: ConfigEvent) => {
     events.push(event);

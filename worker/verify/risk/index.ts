@@ -187,6 +187,7 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
             kind: "request",
             at: state.receivedAt,
             denied: principal.risk === "low" && (status === 401 || status === 403),
+            ...(state.limited ? { limited: true } : {}),
             ...(state.observed ? { level: state.observed.level } : {}),
             tools: state.observed?.tools ?? [],
             place: placeOf(c.req.raw),

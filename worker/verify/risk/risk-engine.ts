@@ -87,7 +87,8 @@ function validObservation(value: unknown): value is Observation {
     o.tools.every((t) => typeof t === "string" && t.length <= 128) &&
     typeof o.place === "object" &&
     o.place !== null &&
-    (o.level === undefined || typeof o.level === "number")
+    (o.level === undefined || typeof o.level === "number") &&
+    (o.limited === undefined || typeof o.limited === "boolean")
   );
 }
 

@@ -41,6 +41,8 @@ export interface RequestObservation {
   at: number;
   /** The request was refused by policy (403, or a step-up 401) for reasons of its own. */
   denied: boolean;
+  /** The network plane refused it for an abuse limit (429); counted like a denial. */
+  limited?: boolean;
   /** Classification level of the data the request carried (0 public … 3 restricted). */
   level?: number;
   tools: string[];
@@ -269,7 +271,7 @@ function scoreRequest(state: RiskState, obs: RequestObservation, now: number, tu
   else if (recent >= Math.max(tuning.burstFloor, tuning.burstFactor * perMinuteBaseline)) signals.push({ reason: "request_burst", points: 2 });
 
   // Indicators are 0 or 1 already, so there is nothing to winsorise (warm-up Infinity).
-  const denied = obs.denied ? 1 : 0;
+  const denied = obs.denied || obs.limited === true ? 1 : 0;
   const denyRecent = ewmaUpdate(state.denyRecent, denied, 0.2, Infinity);
   const denyBaseline = ewmaUpdate(state.denyBaseline, denied, 0.02, Infinity);
   if (warm && denyRecent.mean >= 0.5 && denyRecent.mean - state.denyBaseline.mean >= 0.3) signals.push({ reason: "deny_spike", points: 2 });

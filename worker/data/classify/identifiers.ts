@@ -1,0 +1,134 @@
+/**
+ * Identifiers with letters in them: e-mail addresses, IBANs, IPv6 addresses, Spanish NIF/NIE, DEA
+ * numbers (MEDICAL_LICENSE), ICD-10 codes near a diagnosis, and cryptocurrency addresses. Each scanner
+ * regex starts behind a negative lookbehind or a literal, with bounded quantifiers only (see `scan`).
+ */
+import { bech32Address, base58CheckAddress } from "./crypto-address.ts";
+import { deaNumber, esNif, ibanLength, ibanMod97 } from "./checksums.ts";
+import { type Emit, report, type Rule, scan } from "./scan.ts";
+
+const EMAIL: Rule = { type: "EMAIL_ADDRESS", category: "pii", level: 1, score: 0.9 };
+const IBAN: Rule = { type: "IBAN_CODE", category: "pii", level: 2, score: 0.9, context: ["iban", "account", "bank"] };
+const IPV6: Rule = { type: "IP_ADDRESS", category: "pii", level: 1, score: 0.7, context: ["ip", "address", "host"] };
+const NIF: Rule = { type: "ES_NIF", category: "pii", level: 2, score: 0.6, context: ["nif", "dni", "nie", "documento"] };
+const DEA: Rule = { type: "MEDICAL_LICENSE", category: "phi", level: 2, score: 0.6, context: ["dea", "license", "licence", "prescriber"] };
+const ICD10: Rule = { type: "ICD10_CODE", category: "phi", level: 2, score: 0.4, requiresContext: true, context: ["icd", "diagnos", "dx", "condition code"] };
+const CRYPTO: Rule = { type: "CRYPTO", category: "pii", level: 1, score: 0.9 };
+const ETH: Rule = { ...CRYPTO, score: 0.5, context: ["eth", "wallet", "ether", "send to", "address"] };
+
+// E-mail: characters allowed in a local part (dot-atom subset) and in a domain.
+const LOCAL = charTable("A-Za-z0-9._%+-");
+const DOMAIN = charTable("A-Za-z0-9.-");
+const MAX_LOCAL = 64; // RFC 5321 §4.5.3.1.1
+const MAX_DOMAIN = 253; // RFC 1035 name length as text
+const TLD = /^[A-Za-z]{2,24}$/;
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function charTable(ranges: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let i = 0; i < ranges.length; i++) {
+    if (ranges[i + 1] === "-" && i + 2 < ranges.length) {
+      for (let c = ranges.charCodeAt(i); c <= ranges.charCodeAt(i + 2); c++) table[c] = 1;
+      i += 2;
+    } else table[ranges.charCodeAt(i)] = 1;
+  }
+  return table;
+}
+
+const allowed = (table: Uint8Array, c: number) => c < 128 && table[c] === 1;
+
+/** E-mail addresses, found from each "@" outwards (bounded both ways), so no pattern can backtrack. */
+function emails(text: string, emit: Emit): void {
+  for (let at = text.indexOf("@"); at >= 0; ) {
+    let start = at;
+    while (start > 0 && at - start < MAX_LOCAL && allowed(LOCAL, text.charCodeAt(start - 1))) start--;
+    while (start < at && text[start] === ".") start++;
+    let end = at + 1;
+    while (end < text.length && end - at <= MAX_DOMAIN && allowed(DOMAIN, text.charCodeAt(end))) end++;
+    while (end > at + 1 && (text[end - 1] === "." || text[end - 1] === "-")) end--;
+    const labels = text.slice(at + 1, end).split(".");
+    const tooLong = start > 0 && at - start === MAX_LOCAL && allowed(LOCAL, text.charCodeAt(start - 1));
+    // After "//" it is a URL's user name ("https://user@host"), not an address.
+    const inUrl = text[start - 1] === "/";
+    if (start < at && !tooLong && !inUrl && text[at - 1] !== "." && labels.length >= 2 && TLD.test(labels.at(-1)!) && labels.every((l) => LABEL.test(l))) {
+      report(text, start, end, EMAIL, emit);
+      at = text.indexOf("@", end);
+    } else at = text.indexOf("@", at + 1);
+  }
+}
+
+// Two capital letters and two check digits, then up to 40 letters, digits and single spaces.
+const IBAN_RUN = /(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}[ A-Z0-9]{10,40}/g;
+
+function ibans(text: string, emit: Emit): void {
+  scan(text, IBAN_RUN, (match) => {
+    const length = ibanLength(match[0].slice(0, 2));
+    if (length === undefined) return;
+    let compact = "";
+    let i = match.index;
+    while (compact.length < length && i < text.length) {
+      const c = text[i]!;
+      if (c === " ") {
+        if (text[i + 1] === " " || compact.length < 4) return;
+      } else if (/[A-Z0-9]/.test(c)) compact += c;
+      else break;
+      i++;
+    }
+    if (compact.length !== length || /[A-Za-z0-9]/.test(text[i] ?? "") || !ibanMod97(compact)) return;
+    report(text, match.index, i, IBAN, emit);
+    return i;
+  });
+}
+
+// Hex digits, colons and dots (an embedded IPv4), starting where a colon is at most 4 hex digits away.
+const IPV6_RUN = /(?<![A-Za-z0-9_:.])(?=[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}/g;
+
+/** RFC 4291 §2.2 text forms: eight groups, or fewer with one "::", the last two possibly an IPv4. */
+export function ipv6Address(value: string): boolean {
+  const halves = value.split("::");
+  if (halves.length > 2) return false;
+  const parts = halves.map((h) => (h === "" ? [] : h.split(":")));
+  const groups = parts.flat();
+  let count = 0;
+  for (let k = 0; k < groups.length; k++) {
+    const group = groups[k]!;
+    if (k === groups.length - 1 && group.includes(".")) {
+      const octets = group.split(".");
+      if (octets.length !== 4 || !octets.every((o) => /^(?:0|[1-9][0-9]{0,2})$/.test(o) && Number(o) <= 255)) return false;
+      count += 2;
+    } else if (/^[0-9A-Fa-f]{1,4}$/.test(group)) count++;
+    else return false;
+  }
+  return halves.length === 2 ? count <= 7 && count >= 1 : count === 8;
+}
+
+function ipv6s(text: string, emit: Emit): void {
+  scan(text, IPV6_RUN, (match) => {
+    let value = match[0];
+    while (value.endsWith(".") || (value.endsWith(":") && !value.endsWith("::"))) value = value.slice(0, -1);
+    const next = text[match.index + match[0].length];
+    if (next !== undefined && /[A-Za-z0-9_]/.test(next)) return;
+    // Cheap first: an address has "::" or seven colons.
+    if ((value.includes("::") || value.split(":").length === 8) && ipv6Address(value)) report(text, match.index, match.index + value.length, IPV6, emit);
+  });
+}
+
+const NIF_RUN = /(?<![A-Za-z0-9])[XYZxyz]?[0-9]{7,8}-?[A-Za-z](?![A-Za-z0-9])/g;
+const DEA_RUN = /(?<![A-Za-z0-9])[ABCDEFGHJKLMPRSTUX][A-Z9][0-9]{7}(?![A-Za-z0-9])/g;
+// The optional group holds a literal "." first, so it cannot match in two ways.
+const ICD10_RUN = /(?<![A-Za-z0-9.])[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?(?![A-Za-z0-9])/g;
+const BASE58_RUN = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/g;
+const BECH32_RUN = /(?<![A-Za-z0-9])(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,87}(?![A-Za-z0-9])/g;
+const ETH_RUN = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![A-Za-z0-9])/g;
+
+export function scanIdentifiers(text: string, emit: Emit): void {
+  if (text.includes("@")) emails(text, emit);
+  ibans(text, emit);
+  if (text.includes(":")) ipv6s(text, emit);
+  scan(text, NIF_RUN, (m) => void (esNif(m[0].replace("-", "")) && report(text, m.index, m.index + m[0].length, NIF, emit)));
+  scan(text, DEA_RUN, (m) => void (deaNumber(m[0]) && report(text, m.index, m.index + m[0].length, DEA, emit)));
+  scan(text, ICD10_RUN, (m) => report(text, m.index, m.index + m[0].length, ICD10, emit));
+  scan(text, BASE58_RUN, (m) => void (base58CheckAddress(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit)));
+  scan(text, BECH32_RUN, (m) => void (bech32Address(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit)));
+  scan(text, ETH_RUN, (m) => report(text, m.index, m.index + m[0].length, ETH, emit));
+}

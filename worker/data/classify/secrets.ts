@@ -1,0 +1,138 @@
+/**
+ * Secrets: credentials with a provider's recognisable prefix, private key blocks, JWTs, URLs and
+ * connection strings carrying a password, and — where no prefix exists — a secret-sounding keyword
+ * followed by a value that looks random enough (SECRET_GENERIC) or by a password (SECRET_PASSWORD).
+ * All are restricted (level 3): they never leave the gateway by default.
+ */
+import { entropy } from "./checksums.ts";
+import { type Emit, report, type Rule, scan } from "./scan.ts";
+
+const secret = (type: string, score = 0.95): Rule => ({ type, category: "secret", level: 3, score });
+
+interface PrefixedKey {
+  rule: Rule;
+  /** A literal (or short alternation of literals) first, then bounded classes; see `scan`. */
+  pattern: RegExp;
+  validate?: (value: string) => boolean;
+}
+
+/**
+ * A JWT's header must decode to a JSON object naming an algorithm. Checked on the decoded text, not
+ * with JSON.parse: a stream of near-JWTs must not cost an exception each.
+ */
+function jwtHeader(token: string): boolean {
+  const header = token.slice(0, token.indexOf("."));
+  if (header.length % 4 === 1) return false;
+  const decoded = atob(header.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(header.length / 4) * 4, "="));
+  return decoded.startsWith("{") && decoded.trimEnd().endsWith("}") && decoded.includes('"alg"');
+}
+
+// Word-character class of base64url tokens; lookbehinds keep each run to one attempt.
+const PREFIXED: readonly PrefixedKey[] = [
+  { rule: secret("SECRET_AWS_ACCESS_KEY"), pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])/g },
+  { rule: secret("SECRET_GCP_API_KEY"), pattern: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g },
+  { rule: secret("SECRET_GCP_SERVICE_ACCOUNT"), pattern: /"type"\s{0,3}:\s{0,3}"service_account"/g },
+  { rule: secret("SECRET_AZURE_STORAGE_KEY"), pattern: /AccountKey=[A-Za-z0-9+/]{86}==/g },
+  { rule: secret("SECRET_AZURE_CLIENT_SECRET", 0.85), pattern: /(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])/g },
+  { rule: secret("SECRET_GITHUB_TOKEN"), pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,76}|github_pat_[A-Za-z0-9_]{59,120})(?![A-Za-z0-9_])/g },
+  { rule: secret("SECRET_GITLAB_TOKEN"), pattern: /(?<![A-Za-z0-9_-])gl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_-]{20,64}(?![A-Za-z0-9_-])/g },
+  { rule: secret("SECRET_SLACK_TOKEN"), pattern: /(?<![A-Za-z0-9-])xox[abposre]-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g },
+  { rule: secret("SECRET_SLACK_WEBHOOK"), pattern: /https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,32}/g },
+  { rule: secret("SECRET_STRIPE_KEY"), pattern: /(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,99}(?![A-Za-z0-9_])/g },
+  { rule: secret("SECRET_ANTHROPIC_API_KEY", 0.99), pattern: /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g },
+  // sk-… but not sk-ant-… (Anthropic's, above).
+  { rule: secret("SECRET_OPENAI_API_KEY"), pattern: /(?<![A-Za-z0-9_-])sk-(?!ant-)[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g },
+  { rule: secret("SECRET_HUGGINGFACE_TOKEN"), pattern: /(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{34,40}(?![A-Za-z0-9_])/g },
+  { rule: secret("SECRET_GROQ_API_KEY"), pattern: /(?<![A-Za-z0-9_])gsk_[A-Za-z0-9]{48,56}(?![A-Za-z0-9_])/g },
+  { rule: secret("SECRET_XAI_API_KEY"), pattern: /(?<![A-Za-z0-9_-])xai-[A-Za-z0-9]{70,90}(?![A-Za-z0-9_-])/g },
+  { rule: secret("SECRET_REPLICATE_TOKEN"), pattern: /(?<![A-Za-z0-9_])r8_[A-Za-z0-9]{37}(?![A-Za-z0-9_])/g },
+  { rule: secret("SECRET_PERPLEXITY_API_KEY"), pattern: /(?<![A-Za-z0-9_-])pplx-[A-Za-z0-9]{48}(?![A-Za-z0-9_-])/g },
+  { rule: secret("SECRET_NPM_TOKEN"), pattern: /(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g },
+  { rule: secret("SECRET_SENDGRID_API_KEY"), pattern: /(?<![A-Za-z0-9_])SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g },
+  { rule: secret("SECRET_DIGITALOCEAN_TOKEN"), pattern: /(?<![A-Za-z0-9_])do[opr]_v1_[a-f0-9]{64}(?![A-Za-z0-9_])/g },
+  { rule: secret("SECRET_SHOPIFY_TOKEN"), pattern: /(?<![A-Za-z0-9_])shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}(?![A-Za-z0-9_])/g },
+  {
+    rule: secret("SECRET_JWT", 0.9),
+    pattern: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,2048}\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{0,1024}/g,
+    validate: jwtHeader,
+  },
+];
+
+const PRIVATE_KEY = secret("SECRET_PRIVATE_KEY", 1);
+const PRIVATE_KEY_BEGIN = /-----BEGIN [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----/g;
+/** A PEM or OpenSSH private key is a few KiB at most; beyond this the END line is not looked for. */
+const PRIVATE_KEY_MAX = 16 * 1024;
+
+function privateKeys(text: string, emit: Emit): void {
+  scan(text, PRIVATE_KEY_BEGIN, (match) => {
+    const afterBegin = match.index + match[0].length;
+    const endLine = text.indexOf("-----END ", afterBegin);
+    let end = afterBegin;
+    if (endLine >= 0 && endLine - match.index <= PRIVATE_KEY_MAX) {
+      const close = text.indexOf("-----", endLine + 9);
+      end = close >= 0 && close - endLine < 64 ? close + 5 : endLine + 9;
+    }
+    report(text, match.index, end, PRIVATE_KEY, emit);
+    return end;
+  });
+}
+
+const CONNECTION_STRING = secret("SECRET_CONNECTION_STRING");
+const URL_PASSWORD = secret("SECRET_URL_PASSWORD", 0.9);
+const DATABASE_SCHEMES = new Set([
+  "postgres", "postgresql", "mysql", "mariadb", "mongodb", "mongodb+srv", "redis", "rediss", "amqp", "amqps", "mssql",
+  "sqlserver", "oracle", "clickhouse", "cockroachdb", "couchdb", "neo4j", "cassandra", "memcached", "ldap", "ldaps",
+]);
+// After "://": a user (no ":" "@" "/"), ":", a password (no "@" "/"), "@", then the host part.
+const USERINFO = /([^\s:@/?#]{0,64}):([^\s@/?#]{1,128})@[^\s/?#"'<>]{1,255}/y;
+const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
+const PLACEHOLDER = /^(?:\*+|x+|\.+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|%[A-Za-z_]+%|password|pass|pwd|secret|changeme|\[[^\]]*\])$/i;
+
+/** URLs with a password in their authority; database URLs are connection strings. */
+function urlPasswords(text: string, emit: Emit): void {
+  for (let at = text.indexOf("://"); at >= 0; at = text.indexOf("://", at + 3)) {
+    let start = at;
+    while (start > 0 && at - start < 24 && SCHEME_CHAR.test(text[start - 1]!)) start--;
+    if (start === at) continue;
+    USERINFO.lastIndex = at + 3;
+    const match = USERINFO.exec(text);
+    if (!match || PLACEHOLDER.test(match[2]!)) continue;
+    const scheme = text.slice(start, at).toLowerCase().replace(/^jdbc:/, "");
+    report(text, start, USERINFO.lastIndex, DATABASE_SCHEMES.has(scheme) ? CONNECTION_STRING : URL_PASSWORD, emit);
+    at = USERINFO.lastIndex - 3;
+  }
+}
+
+const GENERIC = secret("SECRET_GENERIC", 0.75);
+const PASSWORD = secret("SECRET_PASSWORD", 0.8);
+// A secret-sounding key name, then the rest of the identifier, a quote, ":" "=" ":=" or "=>", a quote.
+const KEYWORD_ASSIGNMENT =
+  /(?<![A-Za-z0-9])(api[_-]?key|apikey|secret|token|passw(?:or)?d|pwd|passphrase|credential|access[_-]?key|private[_-]?key|auth)[A-Za-z0-9_.-]{0,24}["']?\s{0,3}(?::=|=>|[:=])\s{0,3}["']?([^\s"'`,;<>(){}[\]]{6,200})/gi;
+const MIN_GENERIC_LENGTH = 16;
+/** Bits per character above which a value is treated as random (English words sit near 3). */
+const MIN_GENERIC_ENTROPY = 3.5;
+
+function keywordSecrets(text: string, emit: Emit): void {
+  scan(text, KEYWORD_ASSIGNMENT, (match) => {
+    const keyword = match[1]!.toLowerCase();
+    const value = match[2]!;
+    const end = match.index + match[0].length;
+    const start = end - value.length;
+    if (PLACEHOLDER.test(value)) return end;
+    if (keyword.startsWith("pass") || keyword === "pwd") {
+      report(text, start, end, PASSWORD, emit);
+    } else if (value.length >= MIN_GENERIC_LENGTH && /[0-9]/.test(value) && /[A-Za-z]/.test(value) && entropy(value) >= MIN_GENERIC_ENTROPY) {
+      report(text, start, end, GENERIC, emit);
+    }
+    return end;
+  });
+}
+
+export function scanSecrets(text: string, emit: Emit): void {
+  for (const { rule, pattern, validate } of PREFIXED) {
+    scan(text, pattern, (m) => void ((!validate || validate(m[0])) && report(text, m.index, m.index + m[0].length, rule, emit)));
+  }
+  if (text.includes("-----BEGIN ")) privateKeys(text, emit);
+  if (text.includes("://")) urlPasswords(text, emit);
+  keywordSecrets(text, emit);
+}
