@@ -202,7 +202,11 @@ export async function startDevMcpServer(options: DevMcpServerOptions): Promise<R
       enableJsonResponse: options.json ?? false,
       onsessioninitialized: (id) => {
         sessions.set(id, { transport, owner });
-        if (sessions.size > MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
+        if (sessions.size > MAX_SESSIONS) {
+          const oldest = sessions.keys().next().value!;
+          void sessions.get(oldest)?.transport.close();
+          sessions.delete(oldest);
+        }
       },
     });
     await mcpServer().connect(transport);

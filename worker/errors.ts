@@ -117,9 +117,9 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   tool_result_too_large: { status: 502, openai: "api_error", anthropic: "api_error" },
   // The tool answered with data above what the caller (or the tool) may see: withheld, not the caller's fault.
   tool_result_classified: { status: 403, openai: "permission_error", anthropic: "permission_error" },
-  // Data plane (worker/data): after the obligated transforms, a finding policy forbids to leave was still
-  // there (the gateway's fault, so 500: nothing was sent); a reply carried data above the caller's clearance.
-  redaction_incomplete: { status: 500, openai: "api_error", anthropic: "api_error" },
+  // Data plane (worker/data): after the obligated transforms, the request still carried data policy does
+  // not let leave (where no transform reaches: nothing was sent); a reply carried data above the caller's clearance.
+  redaction_incomplete: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   output_withheld: { status: 502, openai: "api_error", anthropic: "api_error" },
   // Data at rest (worker/data/vault): a kept payload whose data subject was erased (its key is destroyed),
   // and a vault that did not answer, so a payload policy says to keep could not be kept: fail closed.

@@ -126,15 +126,6 @@ function serverFor(config: GatewayConfig, principal: Principal, id: string): Mcp
   return server;
 }
 
-/**
- * Browsers send `Origin`; MCP transports §Security: a server must check it against DNS rebinding.
- * Only the gateway's own origin is accepted (cross-origin clients are not served).
- */
-function checkOrigin(c: Context<AppEnv>): void {
-  const origin = c.req.header("origin");
-  if (origin !== undefined && origin !== new URL(c.req.url).origin) throw new GatewayError("forbidden", "requests from this Origin are not accepted");
-}
-
 function checkPostHeaders(c: Context<AppEnv>): void {
   const accept = (c.req.header("accept") ?? "").toLowerCase();
   if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
@@ -171,8 +162,9 @@ interface Caller {
 
 async function callerOf(c: Context<AppEnv>, deps: PipelineDeps, seen: Refusable): Promise<Caller> {
   const { config, principal } = await authenticateCaller(c, deps);
+  // `Origin` (MCP transports §Security, DNS rebinding) was checked by authenticateCaller: a
+  // cross-origin request is admitted only from an origin the principal's tenant lists (network/cors.ts).
   seen.principal = principal;
-  checkOrigin(c);
   return { config, principal, server: serverFor(config, principal, c.req.param("server") ?? "") };
 }
 

@@ -141,13 +141,13 @@ function refusal(denials: Route[]): GatewayError {
 }
 
 /** The body to send: token caps, then the data transforms (worker/data/transform.ts), re-checked. */
-function applyObligations(request: NormalizedRequest, decision: Decision, vault: TokenVault, detect: TextDetector): RequestTransform {
+function applyObligations(request: NormalizedRequest, decision: Decision, classification: Classification, vault: TokenVault, detect: TextDetector): RequestTransform {
   const provider = PROVIDERS[request.format];
   let body = request.body;
   for (const obligation of decision.obligations) {
     if (obligation.kind === "max_tokens") body = provider.capTokens(body, obligation.limit);
   }
-  return transformRequest(provider, body, transformRules(decision.obligations), vault, detect);
+  return transformRequest(provider, body, transformRules(decision.obligations), vault, detect, classification.categories);
 }
 
 /** The reply filters' findings for the completion record (counts per type), when there were any. */
@@ -228,12 +228,12 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   // Tokenized values live in this vault, for this request only; the reply filters restore them.
   const vault = new TokenVault();
   const detect: TextDetector = (text) => detectText(text);
-  const transform = applyObligations(request, decision, vault, detect);
+  const transform = applyObligations(request, decision, classification, vault, detect);
   const upstreamBody = transform.body;
   // Which transforms were applied, as counts per type (never values), for the decision record.
   const transformed = Object.keys(transform.applied).length > 0 ? { transforms: transform.applied } : {};
   if (Object.keys(transform.survivors).length > 0) {
-    const refused = new GatewayError("redaction_incomplete", "data policy requires removed could not be removed from this request; nothing was sent");
+    const refused = new GatewayError("redaction_incomplete", "after the transforms policy requires, the request still carried data policy does not allow to leave; nothing was sent");
     await commit(
       sink,
       decisionRecord(state, principal, {

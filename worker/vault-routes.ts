@@ -3,18 +3,20 @@
  *
  *   POST /admin/{tenant}/erasure  `{"subject": "<id>"}`  crypto-shreds a data subject: needs the PDP's
  *        `administer` on the tenant; the decision is committed first, the erasure's result after it.
+ *   POST /admin/{tenant}/vault/rewrap  after a KEK rotation, re-wraps the tenant's data keys (`administer`).
  *   GET  /audit/{tenant}/payload/{id}  decrypts one kept payload for the tenant's auditor (`read_audit`,
  *        audited like every audit read); an erased subject's payload answers 410 `payload_erased`.
  */
 import type { Context } from "hono";
 import { authorizeAuditor } from "./audit-routes.ts";
 import { authenticateCaller, commit, decisionRecord, principalRef, requestEnvironment, stepUpRequired, type PipelineDeps } from "./caller.ts";
-import { checkSubject, vaultFailure, vaultOf, VaultError } from "./data/vault/index.ts";
+import { checkSubject, vaultFailure, vaultOf, VaultError, type Erasure, type OpenedPayload, type VaultReply } from "./data/vault/index.ts";
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
 import { base64 } from "./lib/encoding.ts";
 import { readJsonBody } from "./network/index.ts";
 import { tenantActionRequest, type TenantActionFacts } from "./policy/index.ts";
+import type { Tenant } from "./workload/index.ts";
 
 /** An erasure request is one small JSON object. */
 const MAX_ERASURE_BODY_BYTES = 4096;
@@ -28,19 +30,27 @@ function subjectOf(json: unknown): string {
   }
 }
 
-/** `POST /admin/{tenant}/erasure`: destroys the subject's data keys in the tenant's vault. */
-export async function handleErasure(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
+/**
+ * The tenant a person may administer (the PDP's `administer`, itself audited with what `describe`
+ * reads of the request); throws otherwise.
+ */
+async function authorizeAdministrator(
+  c: Context<AppEnv>,
+  deps: PipelineDeps,
+  describe: () => Promise<{ what: string; subject?: string }>,
+): Promise<Tenant> {
   const state = c.var.state;
   const sink = deps.audit(c.env);
   const { config, principal } = await authenticateCaller(c, deps);
+  // Read after authentication: an anonymous caller learns nothing about the request's shape.
+  const fields = await describe();
   const tenantId = c.req.param("tenant") ?? "";
+  const resource = { type: "Tenant", id: tenantId };
   const tenant = config.registry.tenants.get(tenantId);
-  if (tenant === undefined) throw new GatewayError("not_found", "no such tenant");
-  const subject = subjectOf((await readJsonBody(c.req.raw, MAX_ERASURE_BODY_BYTES)).json);
-  const resource = { type: "Tenant", id: tenant.id };
-  if (principal.kind !== "user") {
-    await commit(sink, decisionRecord(state, principal, { action: "administer", what: "erasure", subject, resource, decision: "deny", code: "forbidden", configVersion: config.version }));
-    throw new GatewayError("forbidden", "erasure is for a tenant's administrators");
+  const refusal = tenant === undefined ? new GatewayError("not_found", "no such tenant") : principal.kind !== "user" ? new GatewayError("forbidden", "administration is for a tenant's administrators") : undefined;
+  if (refusal !== undefined || tenant === undefined) {
+    await commit(sink, decisionRecord(state, principal, { action: "administer", ...fields, resource, decision: "deny", code: refusal?.code ?? "not_found", configVersion: config.version }));
+    throw refusal;
   }
   const facts: TenantActionFacts = {
     ...requestEnvironment(principal, c.req.raw, state.receivedAt),
@@ -52,8 +62,7 @@ export async function handleErasure(c: Context<AppEnv>, deps: PipelineDeps): Pro
     sink,
     decisionRecord(state, principal, {
       action: "administer",
-      what: "erasure",
-      subject,
+      ...fields,
       resource,
       decision: decision.effect,
       reasons: decision.reasons,
@@ -66,21 +75,35 @@ export async function handleErasure(c: Context<AppEnv>, deps: PipelineDeps): Pro
     }),
   );
   if (decision.effect !== "allow") {
-    throw stepUpRequired(decision.obligations) ?? new GatewayError("policy_denied", "erasing data subjects of this tenant is not allowed by policy");
+    throw stepUpRequired(decision.obligations) ?? new GatewayError("policy_denied", "administering this tenant is not allowed by policy");
   }
+  return tenant;
+}
 
-  let reply;
+async function askVault<T>(ask: () => Promise<VaultReply<T>>, unavailable: string): Promise<T> {
+  let reply: VaultReply<T>;
   try {
-    reply = await vaultOf(c.env, tenant).erase(tenant.id, subject);
+    reply = await ask();
   } catch (cause) {
-    throw new GatewayError("vault_unavailable", "the payload vault is unavailable; nothing was erased", { cause });
+    throw new GatewayError("vault_unavailable", unavailable, { cause });
   }
   if (!reply.ok) throw vaultFailure(reply);
-  const { erasedAt, dataKeys, payloads } = reply.value;
+  return reply.value;
+}
+
+/** `POST /admin/{tenant}/erasure`: destroys the subject's data keys in the tenant's vault. */
+export async function handleErasure(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
+  let subject = "";
+  const tenant = await authorizeAdministrator(c, deps, async () => {
+    subject = subjectOf((await readJsonBody(c.req.raw, MAX_ERASURE_BODY_BYTES)).json);
+    return { what: "erasure", subject };
+  });
+  const vault = vaultOf(c.env, tenant);
+  const { erasedAt, dataKeys, payloads } = await askVault(() => vault.erase(tenant.id, subject), "the payload vault is unavailable; nothing was erased");
   // Key ids only: what was destroyed, provably, without anything that could reopen it.
-  await commit(sink, {
+  await commit(deps.audit(c.env), {
     type: "erasure",
-    requestId: state.requestId,
+    requestId: c.var.state.requestId,
     tenant: tenant.id,
     time: new Date(erasedAt).toISOString(),
     subject,
@@ -90,18 +113,25 @@ export async function handleErasure(c: Context<AppEnv>, deps: PipelineDeps): Pro
   return c.json({ subject, erasedAt: new Date(erasedAt).toISOString(), dataKeysDestroyed: dataKeys.length, payloadsUnreadable: payloads });
 }
 
+/**
+ * `POST /admin/{tenant}/vault/rewrap`: after a KEK rotation (`KEK_<TENANT>` = "new,old"), wraps every
+ * data key of the tenant under the new KEK, so the old one can be dropped from the secret.
+ */
+export async function handleRewrap(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
+  const tenant = await authorizeAdministrator(c, deps, async () => ({ what: "rewrap" }));
+  const vault = vaultOf(c.env, tenant);
+  const { rewrapped, kekId } = await askVault(() => vault.rewrap(tenant.id), "the payload vault is unavailable; nothing was re-wrapped");
+  await commit(deps.audit(c.env), { type: "rewrap", requestId: c.var.state.requestId, tenant: tenant.id, time: new Date().toISOString(), kekId, rewrapped });
+  return c.json({ kekId, rewrapped });
+}
+
 /** `GET /audit/{tenant}/payload/{id}`: one kept payload, decrypted for the tenant's auditor. */
 export async function handlePayloadRead(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
   const payloadId = c.req.param("id") ?? "";
   const tenant = await authorizeAuditor(c, deps, `payload:${payloadId}`);
-  let reply;
-  try {
-    reply = await vaultOf(c.env, tenant).read(tenant.id, payloadId);
-  } catch (cause) {
-    throw new GatewayError("vault_unavailable", "the payload vault is unavailable", { cause });
-  }
-  if (!reply.ok) throw vaultFailure(reply);
-  const { plaintext, ...meta } = reply.value;
+  const vault = vaultOf(c.env, tenant);
+  const opened = await askVault(() => vault.read(tenant.id, payloadId), "the payload vault is unavailable");
+  const { plaintext, ...meta } = opened;
   let text: string | undefined;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plaintext);

@@ -34,7 +34,9 @@ describe("policies/tests: the seeded world's decisions", () => {
     expect(report.failures).toEqual([]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(report).toMatchObject({ files: 3, requests: 72, passed: 72, failed: 0 });
+    // Counted from the files, so a case added to policies/tests needs no edit here.
+    expect(report).toMatchObject({ files: 3, passed: report.requests, failed: 0 });
+    expect(report.requests).toBeGreaterThanOrEqual(77);
     // The only documented difference: a default deny says "no permit" where Cedar gives no reason.
     expect(Object.fromEntries(Object.entries(report.exceptions).filter(([, n]) => n > 0))).toEqual({ "no-permit-reason": 18 });
   });

@@ -46,15 +46,18 @@ describe("OpenAI SDK through the gateway", () => {
   });
 
   it("streams a chat completion chunk by chunk", async () => {
+    // The output scanner releases text as its bounded look-back allows (worker/data/reply-filter.ts):
+    // a reply longer than that look-back arrives in several deltas, not only at the end.
+    const said = `Tell me something ${"long ".repeat(150)}`.trim();
     const stream = await openaiAs(alice).chat.completions.create({
       model: "gpt-4o-mini",
-      messages: [{ role: "user", content: "Tell me something" }],
+      messages: [{ role: "user", content: `#say:${said}` }],
       stream: true,
     });
     const deltas: string[] = [];
     for await (const chunk of stream) deltas.push(chunk.choices[0]?.delta.content ?? "");
     expect(deltas.filter((d) => d.length > 0).length).toBeGreaterThanOrEqual(3);
-    expect(deltas.join("")).toContain("eu-public");
+    expect(deltas.join("")).toBe(said);
   });
 
   it("relays a streamed tool call whose arguments arrive in fragments", async () => {
@@ -134,7 +137,9 @@ describe("Anthropic SDK through the gateway", () => {
     expect(text).toContain("us-public");
   });
 
-  it("streams a message with a tool call", async () => {
+  it("streams a message with a tool call to a tool the gateway does not know: removed, with the notice", async () => {
+    // Every proposed call is authorized against the tool registry (test/e2e/tool-calls.test.ts has
+    // allowed ones); "lookup" is not registered, so the block is replaced by the refusal notice.
     const stream = anthropicAs(carol).messages.stream({
       model: "claude-haiku-4-5",
       max_tokens: 128,
@@ -142,9 +147,9 @@ describe("Anthropic SDK through the gateway", () => {
       tools: [{ name: "lookup", input_schema: { type: "object" } }],
     });
     const final = await stream.finalMessage();
-    const call = final.content.find((b) => b.type === "tool_use");
-    expect(call).toMatchObject({ type: "tool_use", name: "lookup", input: { id: 42 } });
-    expect(final.stop_reason).toBe("tool_use");
+    expect(final.content.find((b) => b.type === "tool_use")).toBeUndefined();
+    expect(final.content.map((b) => (b.type === "text" ? b.text : "")).join("")).toContain("[verity: tool call to lookup refused (tool_not_found)");
+    expect(final.stop_reason).toBe("end_turn");
   });
 
   it("gets an Anthropic-shaped 401 with a bad token", async () => {

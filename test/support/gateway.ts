@@ -5,6 +5,8 @@
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { MOCK_BACKENDS } from "../../dev/config.ts";
+import seededTenants from "../../kv-seeds/tenants.json";
+import { placedStub } from "../../worker/lib/tenant-placement.ts";
 
 export const GATEWAY = "https://gateway.test";
 
@@ -56,7 +58,9 @@ export interface StoredRecord {
 /** Every record in a tenant's audit log, in log order. */
 export async function auditRecords(tenant: string): Promise<StoredRecord[]> {
   // Typed by hand: the generated RPC stub type of the whole class is too deep for tsc here.
-  const stub = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant)) as unknown as {
+  // Where the gateway writes it: the tenant's jurisdiction from the seeds (gateway logs `_…` have none).
+  const jurisdiction = tenant.startsWith("_") ? null : ((seededTenants as Record<string, { jurisdiction: string }>)[tenant]?.jurisdiction ?? null);
+  const stub = placedStub(env.AUDIT_LOG, tenant, jurisdiction, env) as unknown as {
     treeHead(): Promise<{ size: number }>;
     entries(start: number, end: number): Promise<Array<{ canonical: string }>>;
   };

@@ -198,7 +198,7 @@ describe("proxying an allowed request", () => {
     expect(totalAfter - firstAfter).toBeGreaterThan(500);
   });
 
-  it("streams Anthropic events with a tool call", async () => {
+  it("streams Anthropic events with a proposed tool call (refused for a caller of another tenant)", async () => {
     const response = await gatewayFetch("/v1/messages", {
       method: "POST",
       body: messagesBody('#tool:search_documents {"query":"q3 report"}', {
@@ -210,7 +210,10 @@ describe("proxying an allowed request", () => {
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toContain("event: message_start");
-    expect(text).toContain("input_json_delta");
+    // search_documents is acme's tool: carol (globex) may not use it, so the proposed call is removed
+    // and its block carries the refusal instead (test/worker/tool-calls.test.ts covers allowed calls).
+    expect(text).not.toContain("input_json_delta");
+    expect(text).toContain("tool call to search_documents refused");
     expect(text).toContain("event: message_stop");
   });
 
@@ -263,28 +266,34 @@ describe("refusals after identity", () => {
     expect(record).toMatchObject({ decision: "deny", classification: { level: 3, categories: ["secret"] } });
   });
 
-  it("sends alice's personal data only where no redaction is owed: the EU confidential tier", async () => {
+  // Since redaction is honoured (issue 6), personal data goes to the preferred public backend in region,
+  // redacted, as model.pii-redacted-on-public allows; test/worker/data-transform.test.ts proves what left.
+  it("sends alice's personal data to the EU public tier, redacted", async () => {
     const response = await gatewayFetch("/v1/chat/completions", {
       method: "POST",
       body: chatBody("write to jane.doe@example.com about the offer"),
       headers: bearer(alice),
     });
     expect(response.status).toBe(200);
-    expect((await json(response)).choices[0].message.content).toContain("eu-confidential");
+    expect((await json(response)).choices[0].message.content).toContain("eu-public");
+    const [record] = await auditFor("acme", response.headers.get("x-request-id")!);
+    expect(record).toMatchObject({ decision: "allow", resource: { id: "eu-public" }, transforms: { redact: { EMAIL_ADDRESS: 1 } } });
   });
 
-  it("refuses mallory's personal data: the only backend policy allows owes a redaction the gateway cannot do yet", async () => {
+  it("serves mallory's personal data on the public tier, redacted (contractors stay off the confidential tier)", async () => {
     const response = await gatewayFetch("/v1/chat/completions", {
       method: "POST",
       body: chatBody("write to jane.doe@example.com about the offer"),
       headers: bearer(mallory),
     });
-    expect(response.status).toBe(403);
-    expect((await json(response)).error.code).toBe("no_eligible_backend");
+    expect(response.status).toBe(200);
     const [record] = await auditFor("acme", response.headers.get("x-request-id")!);
-    expect(record).toMatchObject({ decision: "deny", code: "no_eligible_backend" });
-    const candidates = record!.candidates as Array<{ resource: { id: string }; effect: string; unhonoured: unknown[] }>;
-    expect(candidates.find((c) => c.resource.id === "eu-public")).toMatchObject({ effect: "allow", unhonoured: [{ kind: "redact", category: "PII" }] });
+    expect(record).toMatchObject({
+      decision: "allow",
+      resource: { id: "eu-public" },
+      obligations: expect.arrayContaining([{ kind: "redact", category: "PII" }]),
+      transforms: { redact: { EMAIL_ADDRESS: 1 } },
+    });
   });
 
   it("keeps mallory (contractor) off the confidential tier", async () => {

@@ -136,8 +136,8 @@ describe("messages that are not well-formed MCP are refused before anything else
     await expectRefusal(await post(alice, initializeMessage(), { "content-type": "text/plain" }), 415, -32600, "unsupported_media_type");
   });
 
-  it("a foreign Origin (DNS rebinding): 403 forbidden", async () => {
-    await expectRefusal(await post(alice, initializeMessage(), { origin: "https://evil.example" }), 403, -32001, "forbidden");
+  it("a foreign Origin (DNS rebinding): 403 cors_origin_denied", async () => {
+    await expectRefusal(await post(alice, initializeMessage(), { origin: "https://evil.example" }), 403, -32001, "cors_origin_denied");
   });
 });
 

@@ -49,7 +49,13 @@ async function invokeDecision(response: Response): Promise<StoredRecord | undefi
   return (await auditFor("acme", response.headers.get("x-request-id")!)).find((r) => r.action === "invoke_model");
 }
 
-const post = (path: string, body: string, token: string) => gatewayFetch(path, { method: "POST", body, headers: bearer(token) });
+const post = (path: string, body: string, token: string, headers: Record<string, string> = {}) => gatewayFetch(path, { method: "POST", body, headers: bearer(token, headers) });
+/**
+ * Mail arguments carry an address (PII): on a public-tier backend policy redacts PII from the prompt
+ * before it leaves, so the model would propose a redacted recipient. Labelled confidential, the
+ * request goes to eu-confidential, which sees the prompt as sent.
+ */
+const CONFIDENTIAL = { "x-verity-classification": "confidential" };
 
 describe("OpenAI, whole replies", () => {
   it("lets alice's allowed call through, audited as an allow before the reply", async () => {
@@ -71,7 +77,7 @@ describe("OpenAI, whole replies", () => {
   });
 
   it("removes send_email for alice (no MFA): step-up notice, finish_reason stop, header, audited deny", async () => {
-    const response = await post("/v1/chat/completions", chatBody(EMAIL_INSIDE, { tools: OPENAI_TOOLS }), alice);
+    const response = await post("/v1/chat/completions", chatBody(EMAIL_INSIDE, { tools: OPENAI_TOOLS }), alice, CONFIDENTIAL);
     expect(response.status).toBe(200);
     expect(response.headers.get("x-verity-tool-refusals")).toBe("send_email=insufficient_user_authentication");
     const reply = (await response.json()) as Record<string, any>;
@@ -82,7 +88,7 @@ describe("OpenAI, whole replies", () => {
   });
 
   it("removes send_email for bob (MFA) when the recipient is outside acme.example: policy_denied, audited", async () => {
-    const response = await post("/v1/chat/completions", chatBody(EMAIL_OUTSIDE, { tools: OPENAI_TOOLS }), bob);
+    const response = await post("/v1/chat/completions", chatBody(EMAIL_OUTSIDE, { tools: OPENAI_TOOLS }), bob, CONFIDENTIAL);
     expect(response.headers.get("x-verity-tool-refusals")).toBe("send_email=policy_denied");
     const reply = (await response.json()) as Record<string, any>;
     expect(reply.choices[0].message.content).toContain("refused (policy_denied)");
@@ -91,8 +97,7 @@ describe("OpenAI, whole replies", () => {
   });
 
   it("lets bob's send_email inside acme.example through", async () => {
-    const response = await post("/v1/chat/completions", chatBody(EMAIL_INSIDE, { tools: OPENAI_TOOLS }), bob);
-    console.log("DEBUG", JSON.stringify(await toolDecisions(response)));
+    const response = await post("/v1/chat/completions", chatBody(EMAIL_INSIDE, { tools: OPENAI_TOOLS }), bob, CONFIDENTIAL);
     const reply = (await response.json()) as Record<string, any>;
     expect(reply.choices[0].message.tool_calls[0].function.name).toBe("send_email");
     expect((await toolDecisions(response))[0]).toMatchObject({ decision: "allow" });
@@ -135,7 +140,7 @@ describe("OpenAI, streams", () => {
   });
 
   it("drops bob's send_email outside acme.example from the stream", async () => {
-    const response = await post("/v1/chat/completions", chatBody(EMAIL_OUTSIDE, { tools: OPENAI_TOOLS, stream: true }), bob);
+    const response = await post("/v1/chat/completions", chatBody(EMAIL_OUTSIDE, { tools: OPENAI_TOOLS, stream: true }), bob, CONFIDENTIAL);
     const text = await response.text();
     expect(text).not.toContain("evil.example");
     expect(text).toContain("refused (policy_denied)");

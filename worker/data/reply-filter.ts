@@ -25,7 +25,7 @@
  * Both stages decide from the text alone, never from where the deltas were cut: for any split of a
  * reply into deltas, the concatenated output (and whether it stops) is that of the unsplit reply.
  */
-import type { Obligation } from "../policy/index.ts";
+import type { Obligation } from "../policy/types.ts";
 import { GatewayError } from "../errors.ts";
 import type { TokenVault } from "./tokens.ts";
 import { countOne, inCategory, type Span, type TextDetector } from "./transform.ts";

@@ -20,7 +20,7 @@
  * When several obligations match one finding, or findings overlap, the strongest wins
  * (redact > tokenize > mask) over the union of the overlapping spans.
  */
-import type { Obligation } from "../policy/index.ts";
+import type { Obligation } from "../policy/types.ts";
 import type { WireProvider } from "../providers/types.ts";
 import type { TokenVault } from "./tokens.ts";
 
@@ -177,29 +177,54 @@ export interface RequestTransform {
   body: Record<string, unknown>;
   applied: TransformCounts;
   /**
-   * Findings of an obligated category still present in what would leave, per type: must be empty,
-   * or the request is refused (`redaction_incomplete`).
+   * What must not leave but would, per finding type: must be empty, or the request is refused
+   * (`redaction_incomplete`). See `transformRequest`.
    */
   survivors: Record<string, number>;
 }
 
-/** Applies the rules to every text of `body` and re-checks what would leave. */
+/**
+ * Applies the rules to every text of `body`, then re-checks what would actually leave (defence in
+ * depth), counting as survivors:
+ *  - a finding of an obligated category in the texts the classifier read (`parse(body).texts`);
+ *  - a secret anywhere in the body (every string, keys included: fields the classifier does not read,
+ *    such as `metadata` or tool definitions), unless policy saw secrets in this request (`seen`, the
+ *    classification's categories) and allowed them anyway.
+ */
 export function transformRequest(
   provider: WireProvider,
   body: Record<string, unknown>,
   rules: readonly TransformRule[],
   vault: TokenVault,
   detectText: TextDetector,
+  seen: readonly string[],
 ): RequestTransform {
-  if (rules.length === 0) return { body, applied: {}, survivors: {} };
   const applied: TransformCounts = {};
-  const out = provider.mapTexts(body, (text) => transformText(text, detectText(text), rules, vault, applied));
+  const out = rules.length === 0 ? body : provider.mapTexts(body, (text) => transformText(text, detectText(text), rules, vault, applied));
   const survivors: Record<string, number> = {};
-  // The same texts the classifier saw, read back from the body that will actually be sent.
-  for (const text of provider.parse(out).texts) {
-    for (const span of detectText(text)) {
-      if (rules.some((rule) => inCategory(rule.category, span))) countOne(survivors, span.type);
+  if (rules.length > 0) {
+    for (const text of provider.parse(out).texts) {
+      for (const span of detectText(text)) {
+        if (rules.some((rule) => inCategory(rule.category, span))) countOne(survivors, span.type);
+      }
     }
   }
+  if (!seen.includes("secret")) {
+    forEachString(out, (text) => {
+      for (const span of detectText(text)) if (span.category === "secret") countOne(survivors, span.type);
+    });
+  }
   return { body: out, applied, survivors };
+}
+
+/** Every string in a JSON value, object keys included. */
+function forEachString(value: unknown, visit: (text: string) => void): void {
+  if (typeof value === "string") visit(value);
+  else if (Array.isArray(value)) for (const item of value) forEachString(item, visit);
+  else if (typeof value === "object" && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      visit(key);
+      forEachString(item, visit);
+    }
+  }
 }

@@ -53,6 +53,11 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
 
     const action = actionRef(request.action);
     const asserted = (request.principalGroups ?? []).filter((group) => compiled.store.has(group));
+    // A group that is the principal or below it would close a cycle; Cedar refuses that too, but
+    // names whichever vertex of the cycle it meets first, which depends on the entity slice.
+    const principalKey = entityKey(request.principal);
+    const cyclic = asserted.find((group) => entityKey(group) === principalKey || compiled.store.ancestorsOf(entityKey(group)).has(principalKey));
+    if (cyclic !== undefined) return deny([REASON.evaluationError], [`asserted group ${cyclic.type}::${JSON.stringify(cyclic.id)} is the principal or below it: a membership cycle`]);
     const policies = mode.slicePolicies
       ? compiled.slicer.sliceOf({ action, principal: request.principal, resource: request.resource, asserted })
       : compiled.slicer.whole;

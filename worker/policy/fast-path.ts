@@ -186,9 +186,14 @@ function actionEntity(key: string, ancestors: ReadonlyMap<string, ReadonlySet<st
   return { uid: { type, id }, attrs: {}, parents };
 }
 
-/** Parsed the same with and without a schema (see the module comment). */
+/**
+ * Parsed the same with and without a schema (see the module comment). An action entity in the data
+ * must agree with the schema's (the compiler's entity check refuses one that does not), and the
+ * trimmed call hands Cedar the schema's version instead.
+ */
 function explicitEntity(entity: EntityJson): boolean {
-  if (entity.tags !== undefined || isActionType(entity.uid.type)) return false;
+  if (entity.tags !== undefined) return false;
+  if (isActionType(entity.uid.type)) return Object.keys(entity.attrs).length === 0;
   return Object.values(entity.attrs).every(explicitValue);
 }
 
@@ -303,16 +308,19 @@ export function trimmedInputs(
     for (const name of reads.context) if (Object.hasOwn(request.context, name)) context[name] = request.context[name]!;
   }
   const out: EntityJson[] = [];
+  const actions = new Set([entityKey(request.action), ...reads.actions]);
   for (const entity of entities) {
+    if (isActionType(entity.uid.type)) {
+      actions.add(entityKey(entity.uid)); // reached from the store: replaced by the schema's own
+      continue;
+    }
     const attrs: Record<string, unknown> = {};
     for (const name of Object.keys(entity.attrs)) if (reads.attrs.has(name)) attrs[name] = entity.attrs[name];
     out.push({ uid: entity.uid, attrs, parents: entity.parents });
   }
-  out.push(action.entity);
-  for (const key of reads.actions) {
-    if (key === entityKey(request.action)) continue;
-    const named = plan.actionEntities.get(key);
-    if (named !== undefined) out.push(named);
+  for (const key of actions) {
+    const declared = plan.actionEntities.get(key);
+    if (declared !== undefined) out.push(declared);
   }
   return { context, entities: out };
 }

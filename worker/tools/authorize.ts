@@ -191,6 +191,8 @@ export function toolDecisionRecord(state: RequestState, principal: Principal, ca
     configVersion: verdict.configVersion,
     ...(decision
       ? {
+          // The PDP's own answer: an allow the gateway then refused (egress) is still an allow to replay.
+          effect: decision.effect,
           reasons: decision.reasons,
           errors: decision.errors,
           obligations: decision.obligations,

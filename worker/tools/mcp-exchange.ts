@@ -104,7 +104,7 @@ export async function forward(x: McpExchange, message: Record<string, unknown>, 
 }
 
 /** The upstream's JSON-RPC error, as the gateway's own: its message is not relayed (it may hold internals). */
-export function upstreamRefusal(x: McpExchange, response: Record<string, unknown>): GatewayError | undefined {
+function upstreamRefusal(x: McpExchange, response: Record<string, unknown>): GatewayError | undefined {
   if (!("error" in response)) return undefined;
   const code = isRecord(response.error) && typeof response.error.code === "number" ? response.error.code : "none";
   return new GatewayError("upstream_error", `the MCP server "${x.server.id}" answered with JSON-RPC error ${code}`);

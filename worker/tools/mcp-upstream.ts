@@ -63,9 +63,10 @@ async function responseFromStream(body: ReadableStream<Uint8Array>, id: JsonRpcI
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      const events = done ? parser.end() : parser.push(value);
       if (!done) bytes += value.byteLength;
       if (bytes > MAX_UPSTREAM_REPLY_BYTES) throw new TooLargeError(MAX_UPSTREAM_REPLY_BYTES);
+      // One event over the parser's MAX_EVENT_CHARS (256 Ki) is malformed: MalformedEventError.
+      const events = done ? parser.end() : parser.push(value);
       const match = events.find((event) => isResponseTo(event.data, id));
       if (match) return { response: match.data, bytes };
       if (done) return { bytes };

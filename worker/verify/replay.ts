@@ -12,6 +12,8 @@
  *   invoke_model, allow   facts + resource (the chosen backend)      → invokeModelRequest
  *   invoke_model, deny    facts + each of `candidates` (one per backend policy refused)
  *   read_audit            facts (principal, tenant, environment)     → tenantActionRequest
+ *   call_tool             facts (principal, tool, arguments' facts)  → callToolRequest; the PDP's
+ *                         own `effect` (a gateway check may have refused an allow afterwards)
  *   administer            facts (principal, tenant, environment)     → tenantActionRequest (erasure)
  *
  * Decision records without a PDP decision (authentication refusals; a deny the gateway took after
@@ -19,10 +21,12 @@
  */
 import { canonicalJson } from "../lib/canonical-json.ts";
 import {
+  callToolRequest,
   compilePolicy,
   invokeModelRequest,
   tenantActionRequest,
   type AuthzRequest,
+  type CallToolFacts,
   type EntityJson,
   type InvokeModelFacts,
   type PolicyBundle,
@@ -87,6 +91,12 @@ function questionsOf(record: Record<string, unknown>): Recorded[] | string {
       if (!isObject(facts)) return "no recorded facts";
       const request = tenantActionRequest(record.action, facts as unknown as TenantActionFacts);
       return [{ effect: record.decision, reasons: record.reasons, obligations: record.obligations, entitySlice: record.entitySlice, request }];
+    }
+    case "call_tool": {
+      // A refusal before policy (unknown tool, bad arguments) asked the PDP nothing.
+      if (!isObject(facts)) return "a deny taken before policy";
+      const request = callToolRequest(facts as unknown as CallToolFacts);
+      return [{ effect: record.effect ?? record.decision, reasons: record.reasons, obligations: record.obligations, entitySlice: record.entitySlice, request }];
     }
     default:
       return `no PDP decision for action ${JSON.stringify(record.action)}`;

@@ -101,7 +101,7 @@ describe("transformRequest on the OpenAI wire format", () => {
 
   it("rewrites every classified text, keeps the rest, never mutates the caller's body", () => {
     const before = JSON.stringify(body);
-    const out = transformRequest(PROVIDERS.openai, body, rules("redact:PII; mask:PCI"), new TokenVault(NONCE), fakeDetect);
+    const out = transformRequest(PROVIDERS.openai, body, rules("redact:PII; mask:PCI"), new TokenVault(NONCE), fakeDetect, []);
     expect(JSON.stringify(body)).toBe(before);
     const sent = out.body as typeof body;
     expect(sent.temperature).toBe(0.2);
@@ -118,12 +118,12 @@ describe("transformRequest on the OpenAI wire format", () => {
   it("tool-call arguments without findings stay byte for byte", () => {
     const args = '{ "q" : "weather" }';
     const plain = { model: "m", messages: [{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: args } }] }, { role: "user", content: EMAIL }] };
-    const out = transformRequest(PROVIDERS.openai, plain, rules("redact:PII"), new TokenVault(NONCE), fakeDetect);
+    const out = transformRequest(PROVIDERS.openai, plain, rules("redact:PII"), new TokenVault(NONCE), fakeDetect, []);
     expect((out.body.messages as Array<{ tool_calls?: Array<{ function: { arguments: string } }> }>)[0]!.tool_calls![0]!.function.arguments).toBe(args);
   });
 
   it("no rules: the very same body", () => {
-    expect(transformRequest(PROVIDERS.openai, body, [], new TokenVault(NONCE), fakeDetect).body).toBe(body);
+    expect(transformRequest(PROVIDERS.openai, body, [], new TokenVault(NONCE), fakeDetect, []).body).toBe(body);
   });
 });
 
@@ -140,7 +140,7 @@ describe("transformRequest on the Anthropic wire format", () => {
       ],
     };
     const vault = new TokenVault(NONCE);
-    const out = transformRequest(PROVIDERS.anthropic, body, rules("tokenize:EMAIL_ADDRESS"), vault, fakeDetect);
+    const out = transformRequest(PROVIDERS.anthropic, body, rules("tokenize:EMAIL_ADDRESS"), vault, fakeDetect, []);
     const p1 = `⟦EMAIL_ADDRESS_1:${NONCE}⟧`;
     expect(out.body).toEqual({
       ...body,
@@ -157,7 +157,7 @@ describe("transformRequest on the Anthropic wire format", () => {
 
   it("a system prompt given as a string is rewritten as a string", () => {
     const body = { model: "m", max_tokens: 1, system: `be nice to ${EMAIL}`, messages: [{ role: "user", content: "hi" }] };
-    expect(transformRequest(PROVIDERS.anthropic, body, rules("redact:PII"), new TokenVault(NONCE), fakeDetect).body.system).toBe("be nice to [REDACTED:EMAIL_ADDRESS]");
+    expect(transformRequest(PROVIDERS.anthropic, body, rules("redact:PII"), new TokenVault(NONCE), fakeDetect, []).body.system).toBe("be nice to [REDACTED:EMAIL_ADDRESS]");
   });
 
   it("defence in depth: a finding the transform cannot reach (a JSON key) is reported as a survivor", () => {
@@ -166,7 +166,25 @@ describe("transformRequest on the Anthropic wire format", () => {
       max_tokens: 1,
       messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t", name: "f", input: { [EMAIL]: true } }] }, { role: "user", content: "hi" }],
     };
-    const out = transformRequest(PROVIDERS.anthropic, body, rules("redact:PII"), new TokenVault(NONCE), fakeDetect);
+    const out = transformRequest(PROVIDERS.anthropic, body, rules("redact:PII"), new TokenVault(NONCE), fakeDetect, []);
     expect(out.survivors).toEqual({ EMAIL_ADDRESS: 1 });
+  });
+});
+
+describe("defence in depth: secrets policy never saw", () => {
+  const KEY = "AKIAIOSFODNN7EXAMPLE";
+  it("a secret in a field the classifier does not read (metadata, a message name, a key) is a survivor, even without rules", () => {
+    for (const body of [
+      { model: "m", metadata: { note: KEY }, messages: [{ role: "user", content: "hi" }] },
+      { model: "m", messages: [{ role: "user", name: KEY, content: "hi" }] },
+      { model: "m", messages: [{ role: "user", content: "hi" }], tools: [{ type: "function", function: { name: "f", parameters: { [KEY]: {} } } }] },
+    ]) {
+      const out = transformRequest(PROVIDERS.openai, body, [], new TokenVault(NONCE), fakeDetect, []);
+      expect(out.survivors, JSON.stringify(body)).toEqual({ SECRET_AWS_ACCESS_KEY: 1 });
+    }
+  });
+  it("unless policy saw secrets in this request and allowed them", () => {
+    const body = { model: "m", metadata: { note: KEY }, messages: [{ role: "user", content: "hi" }] };
+    expect(transformRequest(PROVIDERS.openai, body, [], new TokenVault(NONCE), fakeDetect, ["secret"]).survivors).toEqual({});
   });
 });

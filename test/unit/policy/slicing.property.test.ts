@@ -163,7 +163,7 @@ function requestArb(world: World): fc.Arbitrary<AuthzRequest> {
     .chain((r) =>
       world.contexts(r.sameAction ? r.action : r.contextAction).map((context) => ({ principal: r.principal, action: r.action, resource: r.resource, context })),
     );
-  const asserted = fc.option(fc.subarray(world.groups, { maxLength: 2 }), { nil: undefined, freq: 3 });
+  const asserted = fc.option(fc.subarray(world.groups, { maxLength: Math.min(2, world.groups.length) }), { nil: undefined, freq: 3 });
   return fc
     .tuple(fc.oneof({ arbitrary: wellTyped, weight: 3 }, { arbitrary: anything, weight: 1 }), asserted)
     .map(([request, principalGroups]): AuthzRequest => (principalGroups === undefined ? request : { ...request, principalGroups }));
@@ -326,16 +326,17 @@ describe("slicing by UIDs, ancestors and tenant guards", () => {
 });
 
 describe("slicing never changes a decision: the seeded world", () => {
-  it("the seeded bundle: 1,500 generated requests, sliced vs whole", { timeout: 120_000 }, () => {
+  it("the seeded bundle: 1,500 generated requests, sliced vs whole", { timeout: 300_000 }, () => {
     const compiled = compileDirect(seededBundle(), seededEntities());
     fc.assert(
       fc.property(requestArb(seededWorld), (request) => expectSame(compiled, request)),
       { numRuns: 1500, seed: 1 },
     );
   });
-  it("generated policy sets (≤ 24 policies) × 20 generated requests each, 120 sets", () => {
-    runWorld(seededWorld, 120, 20);
-  }, 120_000);
+  // Every request of a generated set usually has a slice of its own, i.e. a preparse: slow on a busy machine.
+  it("generated policy sets (≤ 24 policies) × 20 generated requests each, 100 sets", () => {
+    runWorld(seededWorld, 100, 20);
+  }, 600_000);
 });
 
 // ---- the hierarchy world ---------------------------------------------------------------------
@@ -398,9 +399,9 @@ const hierarchyWorld: World = {
 };
 
 describe("slicing never changes a decision: action groups and deep membership", () => {
-  it("generated policy sets × 20 generated requests each, 150 sets", () => {
-    runWorld(hierarchyWorld, 150, 20);
-  }, 120_000);
+  it("generated policy sets × 20 generated requests each, 120 sets", () => {
+    runWorld(hierarchyWorld, 120, 20);
+  }, 600_000);
   it("slices actually shrink: a read by a Person keeps only what can match", () => {
     const policies = [
       `@id("read") permit (principal, action == Action::"read", resource);`,

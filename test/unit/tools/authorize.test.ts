@@ -11,6 +11,8 @@ import {
   type ToolCall,
   type ToolCallVerdict,
 } from "../../../worker/tools/authorize.ts";
+import { replayDecisions } from "../../../worker/verify/replay.ts";
+import { seededBundle } from "../policy/world.ts";
 import { alice, bob, carol, environmentOf, mallory, person, seededConfig } from "./fixtures.ts";
 
 const config = seededConfig();
@@ -181,6 +183,33 @@ describe("toolDecisionRecord", () => {
     expect(record).toMatchObject({ decision: "deny", code: "tool_not_found", resource: { type: "Tool", id: "nope" }, origin: "model" });
     expect(record.reasons).toBeUndefined();
     expect(record.facts).toBeUndefined();
+  });
+});
+
+describe("audit replay of tool decisions", () => {
+  const state: RequestState = { requestId: "req-2", format: "openai", receivedAt: Date.parse("2026-11-26T10:00:00Z") };
+  const bundles = new Map([[config.pdp.version, seededBundle()]]);
+  const recordOf = (principal: Principal, tool: string, args: string) => {
+    const call: ToolCall = { tool, arguments: args, origin: "model" };
+    return JSON.parse(JSON.stringify(toolDecisionRecord(state, principal, call, authorizeToolCall(config, principal, environmentOf(principal), call)))) as Record<string, unknown>;
+  };
+
+  it("re-asks the PDP from the recorded facts and slice: allow, step-up and the recipient rule replay the same", () => {
+    const records = [recordOf(alice, "search_documents", search("q")), recordOf(alice, "send_email", mail("d@acme.example")), recordOf(bob, "send_email", mail("e@evil.example"))];
+    expect(replayDecisions(records, bundles).counts).toMatchObject({ same: 3, differs: 0, unreplayable: 0 });
+  });
+
+  it("finds a record whose recorded reasons were altered, and skips refusals taken before policy", () => {
+    const altered = { ...recordOf(bob, "send_email", mail("e@evil.example")), reasons: ["tool.own-tenant"] };
+    const early = recordOf(alice, "nope", "{}");
+    const summary = replayDecisions([altered, early], bundles);
+    expect(summary.outcomes.map((o) => o.status)).toEqual(["differs", "skipped"]);
+  });
+
+  it("replays the PDP's allow of a call the gateway refused afterwards (egress) as the allow it was", () => {
+    const allowed = recordOf(alice, "search_documents", search("q"));
+    const refusedLater = { ...allowed, decision: "deny", code: "egress_denied" };
+    expect(replayDecisions([refusedLater], bundles).counts.same).toBe(1);
   });
 });
 

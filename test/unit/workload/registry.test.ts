@@ -169,3 +169,34 @@ describe("Shared Signals transmitters", () => {
     expect(transmitterRefusal((t) => delete t[0]!.audience)).toMatch(/audience/);
   });
 });
+
+describe("MCP servers in the registry", () => {
+  const withMcpServers = () => ({ ...seededRegistry(), mcpServers: structuredClone(seedFiles().mcpServers) as Record<string, any>[] });
+  function mcpRefusal(mutate: (servers: Record<string, any>[]) => void): string {
+    return refusal((doc) => {
+      Object.assign(doc, withMcpServers());
+      mutate(doc.mcpServers);
+    });
+  }
+
+  it("accepts the seeded server and puts its endpoint on the egress allowlist; none when absent", () => {
+    const registry = parseRegistry(withMcpServers());
+    expect(registry.mcpServers.get("acme-docs")).toMatchObject({ tenant: "acme", tools: ["search_documents", "send_email"], audience: "urn:verity:mcp:acme-docs" });
+    expect(registry.origins.has("http://127.0.0.1:8797")).toBe(true);
+    expect(parseRegistry(seededRegistry()).mcpServers.size).toBe(0);
+  });
+
+  it("refuses a tool no registry entry defines, and a tool of another tenant", () => {
+    expect(mcpRefusal((s) => s[0]!.tools.push("export_all_documents"))).toContain('mcpServers[acme-docs].tools: unknown tool "export_all_documents"');
+    expect(mcpRefusal((s) => (s[0]!.tenant = "globex"))).toContain('tool "search_documents" belongs to tenant "acme"');
+  });
+
+  it("refuses an unknown tenant, a duplicate id, plain http off loopback, unknown fields and unsafe scopes", () => {
+    expect(mcpRefusal((s) => (s[0]!.tenant = "initech"))).toContain('unknown tenant "initech"');
+    expect(mcpRefusal((s) => s.push(structuredClone(s[0]!)))).toContain('mcpServers: duplicate id "acme-docs"');
+    expect(mcpRefusal((s) => (s[0]!.endpoint = "http://mcp.acme.example/mcp"))).toContain("plain http is allowed only to loopback");
+    expect(mcpRefusal((s) => (s[0]!.token = "secret"))).toContain("registry does not match its schema");
+    // A scope is written into metadata documents and challenges: no quote, no backslash, no space.
+    expect(mcpRefusal((s) => (s[0]!.scopes = ['gate"way']))).toContain("registry does not match its schema");
+  });
+});

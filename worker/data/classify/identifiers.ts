@@ -5,7 +5,7 @@
  */
 import { bech32Address, base58CheckAddress } from "./crypto-address.ts";
 import { deaNumber, esNif, ibanLength, ibanMod97 } from "./checksums.ts";
-import { type Emit, report, type Rule, scan } from "./scan.ts";
+import { allowed, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
 
 const EMAIL: Rule = { type: "EMAIL_ADDRESS", category: "pii", level: 1, score: 0.9 };
 const IBAN: Rule = { type: "IBAN_CODE", category: "pii", level: 2, score: 0.9, context: ["iban", "account", "bank"] };
@@ -23,19 +23,6 @@ const MAX_LOCAL = 64; // RFC 5321 §4.5.3.1.1
 const MAX_DOMAIN = 253; // RFC 1035 name length as text
 const TLD = /^[A-Za-z]{2,24}$/;
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
-function charTable(ranges: string): Uint8Array {
-  const table = new Uint8Array(128);
-  for (let i = 0; i < ranges.length; i++) {
-    if (ranges[i + 1] === "-" && i + 2 < ranges.length) {
-      for (let c = ranges.charCodeAt(i); c <= ranges.charCodeAt(i + 2); c++) table[c] = 1;
-      i += 2;
-    } else table[ranges.charCodeAt(i)] = 1;
-  }
-  return table;
-}
-
-const allowed = (table: Uint8Array, c: number) => c < 128 && table[c] === 1;
 
 /** E-mail addresses, found from each "@" outwards (bounded both ways), so no pattern can backtrack. */
 function emails(text: string, emit: Emit): void {
@@ -80,8 +67,10 @@ function ibans(text: string, emit: Emit): void {
   });
 }
 
-// Hex digits, colons and dots (an embedded IPv4), starting where a colon is at most 4 hex digits away.
-const IPV6_RUN = /(?<![A-Za-z0-9_:.])(?=[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{2,45}/g;
+const IPV6_CHAR = charTable("0-9A-Fa-f:.");
+const WORD_CHAR = charTable("A-Za-z0-9_");
+/** The longest text form: eight groups of four and seven colons, or six and an IPv4 (45). */
+const MAX_IPV6 = 45;
 
 /** RFC 4291 §2.2 text forms: eight groups, or fewer with one "::", the last two possibly an IPv4. */
 export function ipv6Address(value: string): boolean {
@@ -102,15 +91,26 @@ export function ipv6Address(value: string): boolean {
   return halves.length === 2 ? count <= 7 && count >= 1 : count === 8;
 }
 
+/** From each ":" not already inside a run, the run of hex digits, colons and dots around it (bounded). */
 function ipv6s(text: string, emit: Emit): void {
-  scan(text, IPV6_RUN, (match) => {
-    let value = match[0];
+  let runEnd = 0;
+  for (let colon = text.indexOf(":"); colon >= 0; colon = text.indexOf(":", Math.max(colon + 1, runEnd))) {
+    let start = colon;
+    while (start > 0 && colon - start < MAX_IPV6 && allowed(IPV6_CHAR, text.charCodeAt(start - 1))) start--;
+    let end = colon + 1;
+    while (end < text.length && end - start < MAX_IPV6 + 1 && allowed(IPV6_CHAR, text.charCodeAt(end))) end++;
+    runEnd = end;
+    if (start > 0 && allowed(WORD_CHAR, text.charCodeAt(start - 1))) continue;
+    if (end < text.length && allowed(WORD_CHAR, text.charCodeAt(end))) continue;
+    let value = text.slice(start, end);
     while (value.endsWith(".") || (value.endsWith(":") && !value.endsWith("::"))) value = value.slice(0, -1);
-    const next = text[match.index + match[0].length];
-    if (next !== undefined && /[A-Za-z0-9_]/.test(next)) return;
+    while (value.startsWith(".") || (value.startsWith(":") && !value.startsWith("::"))) {
+      value = value.slice(1);
+      start++;
+    }
     // Cheap first: an address has "::" or seven colons.
-    if ((value.includes("::") || value.split(":").length === 8) && ipv6Address(value)) report(text, match.index, match.index + value.length, IPV6, emit);
-  });
+    if ((value.includes("::") || value.split(":").length === 8) && ipv6Address(value)) report(text, start, start + value.length, IPV6, emit);
+  }
 }
 
 const NIF_RUN = /(?<![A-Za-z0-9])[XYZxyz]?[0-9]{7,8}-?[A-Za-z](?![A-Za-z0-9])/g;

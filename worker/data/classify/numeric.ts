@@ -1,6 +1,6 @@
 /**
- * Number-shaped identifiers. One scanner finds runs of digits with separators (at most 48 code units,
- * so everything after it works on bounded input); each run is split into digit groups, and windows
+ * Number-shaped identifiers. One scanner finds runs of digits with separators (at most MAX_RUN code
+ * units, so everything after it works on bounded input); each run is split into digit groups, and windows
  * of consecutive groups are tried against the validators: a card number must pass its scheme's IIN and
  * length and Luhn, an SSN the SSA ranges, a phone number the numbering plan, an IPv4 address the octet
  * rules. Identifiers that are just digits with a check digit (routing, NHS, tax ids, bank and medical
@@ -8,11 +8,55 @@
  */
 import { abaRouting, creditCard, deTaxId, maestro, sePersonnummer, ukNhs, usSsn } from "./checksums.ts";
 import { internationalNumber, nanpNumber, trunkNumber } from "./phone.ts";
-import { type Emit, report, type Rule, scan } from "./scan.ts";
+import { allowed, charTable, type Emit, report, type Rule } from "./scan.ts";
 
-// A digit (optionally after "+" or "("), then up to 46 digits or separators, ending on a digit; not
-// inside a word or another number (the lookbehind also makes each run one attempt).
-const NUMBER_RUN = /(?<![0-9A-Za-z_+(])[+(]?[0-9][0-9 ()\-./]{0,46}[0-9]/g;
+/** Characters of a number run (digits and the separators people write in numbers). */
+const RUN_CHAR = charTable("0-9 ()./-");
+/** A run cannot start right after these: it would be the tail of a word or of another number. */
+const RUN_BLOCKER = charTable("0-9A-Za-z_+(");
+const WORD_CHAR = charTable("0-9A-Za-z_");
+/** 48 code units: the longest phone number with separators, and a card number with room around it. */
+const MAX_RUN = 48;
+/** The shortest identifier looked for here is a six-digit record number. */
+const MIN_RUN = 6;
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * Number runs: a digit (optionally after "+" or "("), then digits and separators, ending on a digit,
+ * at most MAX_RUN long, not inside a word or another number. A hand-written linear scan: every code
+ * unit is looked at a bounded number of times, and no regular expression can backtrack.
+ */
+function numberRuns(text: string, onRun: (start: number, end: number) => void): void {
+  const length = text.length;
+  let i = 0;
+  while (i < length) {
+    if (!isDigit(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const prev = i > 0 ? text.charCodeAt(i - 1) : 32;
+    let start = i;
+    let blocked = allowed(RUN_BLOCKER, prev);
+    if (prev === 43 || prev === 40) {
+      // "+4…" or "(4…": the sign belongs to the run unless it is itself glued to a word.
+      blocked = i > 1 && allowed(RUN_BLOCKER, text.charCodeAt(i - 2));
+      start = i - 1;
+    }
+    if (blocked) {
+      while (i < length && allowed(WORD_CHAR, text.charCodeAt(i))) i++;
+      continue;
+    }
+    let lastDigit = i;
+    let end = i + 1;
+    while (end < length && end - start < MAX_RUN && allowed(RUN_CHAR, text.charCodeAt(end))) {
+      if (isDigit(text.charCodeAt(end))) lastDigit = end;
+      end++;
+    }
+    if (lastDigit + 1 - start >= MIN_RUN) onRun(start, lastDigit + 1);
+    i = lastDigit + 1;
+  }
+}
 
 interface Group {
   start: number;
@@ -95,47 +139,52 @@ function ssns(text: string, groups: readonly Group[], emit: Emit): void {
 
 const PHONE_SEPARATOR = /^(?:[ .\-/]|\) ?|\)-| ?\()$/;
 
-/** Phone numbers: from each group, the longest window of up to six groups that parses as one. */
+/**
+ * Phone numbers: from each group, the longest window of up to seven groups that parses as one. Only
+ * the first two groups may be a single digit ("+1 …", "+44 (0)20 …"), which also keeps a run of
+ * single digits from being tried seven ways at every position.
+ */
 function phones(text: string, groups: readonly Group[], emit: Emit): void {
   let i = 0;
   while (i < groups.length) {
     const plus = groups[i]!.sep.endsWith("+");
+    const paren = groups[i]!.sep.endsWith("(");
     let best = -1;
     let bestScore = 0;
     let digits = "";
+    let shape = "";
+    let dashesOnly = true;
     for (let j = i; j < groups.length && j <= i + 6; j++) {
-      if (j > i && !PHONE_SEPARATOR.test(groups[j]!.sep)) break;
-      digits += groups[j]!.digits;
+      const g = groups[j]!;
+      if (j > i && (!PHONE_SEPARATOR.test(g.sep) || (j > i + 1 && g.digits.length < 2))) break;
+      if (j > i && g.sep !== "-") dashesOnly = false;
+      digits += g.digits;
+      shape += j > i ? `,${g.digits.length}` : `${g.digits.length}`;
       if (digits.length > 15) break;
-      const score = phoneScore(digits, plus, j - i + 1, groups, i);
-      if (score > 0) {
-        best = j;
-        bestScore = score;
-      }
+      const score = phoneScore(digits, plus, paren, j - i + 1, shape, dashesOnly);
+      if (score > 0) [best, bestScore] = [j, score];
     }
     if (best < 0) {
       i++;
       continue;
     }
-    const start = groups[i]!.start - (plus || groups[i]!.sep.endsWith("(") ? 1 : 0);
+    const start = groups[i]!.start - (plus || paren ? 1 : 0);
     const end = groups[best]!.end + (text[groups[best]!.end] === ")" ? 1 : 0);
     report(text, start, end, PHONE, emit, bestScore);
     i = best + 1;
   }
 }
 
-function phoneScore(digits: string, plus: boolean, count: number, groups: readonly Group[], first: number): number {
+/** `shape`: the window's group sizes ("3,3,4"); `paren`: the first group is in parentheses. */
+function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: string, dashesOnly: boolean): number {
   if (digits.length < 7) return 0;
   if (plus) return internationalNumber(digits) ? 0.75 : 0;
   if (digits.startsWith("00") && count > 1) return internationalNumber(digits.slice(2)) ? 0.7 : 0;
-  const window = groups.slice(first, first + count);
-  const shape = window.map((g) => g.digits.length).join(",");
-  const seps = window.slice(1).map((g) => g.sep).join("");
   // Shapes that are something else: ZIP+4 (5-4) and SSN-like (3-2-4) with dashes.
-  if ((shape === "5,4" || shape === "3,2,4") && /^-+$/.test(seps)) return 0;
+  if ((shape === "5,4" || shape === "3,2,4") && dashesOnly) return 0;
   if (count === 1) return digits.length >= 8 && digits.length <= 12 && !digits.startsWith("00") ? 0.15 : 0;
-  if (nanpNumber(digits) && (shape === "3,3,4" || shape === "1,3,3,4" || (shape === "3,7" && groups[first]!.sep.endsWith("(")))) return 0.6;
-  const sizes = window.map((g) => g.digits.length);
+  if (nanpNumber(digits) && (shape === "3,3,4" || shape === "1,3,3,4" || (shape === "3,7" && paren))) return 0.6;
+  const sizes = shape.split(",").map(Number);
   if (trunkNumber(digits) && sizes.every((n) => n >= 2)) return 0.5;
   if (digits.length >= 12 && digits.length <= 13 && digits[0] === "0") return 0.35;
   // Grouped digits of a plausible length with no other sign: a phone number only with context.
@@ -143,13 +192,15 @@ function phoneScore(digits: string, plus: boolean, count: number, groups: readon
   return 0;
 }
 
+const octet = (g: Group) => g.digits.length <= 3 && (g.digits.length === 1 || g.digits[0] !== "0") && Number(g.digits) <= 255;
+
 function ipv4s(text: string, groups: readonly Group[], emit: Emit): void {
   for (let i = 0; i + 3 < groups.length; i++) {
     if (i > 0 && groups[i]!.sep === ".") continue;
-    const octets = groups.slice(i, i + 4);
-    if (!octets.every((g, k) => (k === 0 || g.sep === ".") && g.digits.length <= 3 && Number(g.digits) <= 255 && (g.digits.length === 1 || g.digits[0] !== "0"))) continue;
-    if (groups[i + 4]?.sep === ".") continue;
-    report(text, octets[0]!.start, octets[3]!.end, IPV4, emit);
+    let k = 0;
+    while (k < 4 && (k === 0 || groups[i + k]!.sep === ".") && octet(groups[i + k]!)) k++;
+    if (k < 4 || groups[i + 4]?.sep === ".") continue;
+    report(text, groups[i]!.start, groups[i + 3]!.end, IPV4, emit);
     i += 3;
   }
 }
@@ -184,9 +235,10 @@ function contextual(text: string, groups: readonly Group[], emit: Emit): void {
 }
 
 export function scanNumbers(text: string, emit: Emit): void {
-  scan(text, NUMBER_RUN, (match) => {
-    const groups = groupsOf(text, match.index, match.index + match[0].length);
+  numberRuns(text, (start, end) => {
+    const groups = groupsOf(text, start, end);
     if (groups.length === 1 && groups[0]!.digits.length < 6) return;
+    if (groups.reduce((n, g) => n + g.digits.length, 0) < 4) return;
     cards(text, groups, emit);
     ssns(text, groups, emit);
     phones(text, groups, emit);

@@ -15,15 +15,29 @@ const CONTEXT_AFTER = 24;
 
 const isLetter = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
 
-/** True when one of `words` (lower case) starts a word shortly before or after [start, end). */
-export function near(text: string, start: number, end: number, words: readonly string[]): boolean {
+/** The lower-cased text shortly before and after [start, end), where context words are looked for. */
+function surroundings(text: string, start: number, end: number): string {
+  // Several rules often ask about one span in a row (a bare number: phone? account? record?).
+  if (last.text === text && last.start === start && last.end === end) return last.around;
   const around = `${text.slice(Math.max(0, start - CONTEXT_BEFORE), start)} ${text.slice(end, end + CONTEXT_AFTER)}`.toLowerCase();
+  last = { text, start, end, around };
+  return around;
+}
+let last = { text: "", start: -1, end: -1, around: "" };
+
+/** True when one of `words` (lower case) starts a word in `around`. */
+function mentions(around: string, words: readonly string[]): boolean {
   for (const word of words) {
     for (let at = around.indexOf(word); at >= 0; at = around.indexOf(word, at + 1)) {
       if (at === 0 || !isLetter(around.charCodeAt(at - 1))) return true;
     }
   }
   return false;
+}
+
+/** True when one of `words` (lower case) starts a word shortly before or after [start, end). */
+export function near(text: string, start: number, end: number, words: readonly string[]): boolean {
+  return mentions(surroundings(text, start, end), words);
 }
 
 /** Words that say a nearby number is something else: an order, a version, a tracking code. */
@@ -48,10 +62,17 @@ const CONTEXT_PENALTY = 0.4;
 
 /** Emits `rule`'s finding for [start, end) with its context-adjusted score (dropped below MIN_SCORE). */
 export function report(text: string, start: number, end: number, rule: Rule, emit: Emit, base = rule.score): void {
-  const supported = rule.context !== undefined && near(text, start, end, rule.context);
-  if (rule.requiresContext && !supported) return;
-  let score = supported ? base + CONTEXT_BOOST : base;
-  if (rule.numeric && near(text, start, end, NOT_PII)) score -= CONTEXT_PENALTY;
+  // Most candidates are decided without reading their context: skip the slice when it cannot matter.
+  const reachable = rule.context ? base + CONTEXT_BOOST : base;
+  if (reachable < MIN_SCORE) return;
+  let score = base;
+  if (rule.context || rule.numeric) {
+    const around = surroundings(text, start, end);
+    const supported = rule.context !== undefined && mentions(around, rule.context);
+    if (rule.requiresContext && !supported) return;
+    if (supported) score += CONTEXT_BOOST;
+    if (rule.numeric && mentions(around, NOT_PII)) score -= CONTEXT_PENALTY;
+  }
   score = Math.round(Math.min(1, score) * 100) / 100;
   if (score >= MIN_SCORE) emit({ type: rule.type, start, end, score, category: rule.category, level: rule.level });
 }
@@ -69,3 +90,17 @@ export function scan(text: string, pattern: RegExp, onMatch: (match: RegExpExecA
     pattern.lastIndex = typeof resume === "number" ? Math.max(resume, match.index + 1) : match.index + Math.max(1, match[0].length);
   }
 }
+
+/** A lookup table of ASCII characters from ranges written like a regex class body ("A-Za-z0-9_"). */
+export function charTable(ranges: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let i = 0; i < ranges.length; i++) {
+    if (ranges[i + 1] === "-" && i + 2 < ranges.length) {
+      for (let c = ranges.charCodeAt(i); c <= ranges.charCodeAt(i + 2); c++) table[c] = 1;
+      i += 2;
+    } else table[ranges.charCodeAt(i)] = 1;
+  }
+  return table;
+}
+
+export const allowed = (table: Uint8Array, c: number): boolean => c < 128 && table[c] === 1;

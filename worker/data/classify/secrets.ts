@@ -5,14 +5,18 @@
  * All are restricted (level 3): they never leave the gateway by default.
  */
 import { entropy } from "./checksums.ts";
-import { type Emit, report, type Rule, scan } from "./scan.ts";
+import { allowed, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
 
 const secret = (type: string, score = 0.95): Rule => ({ type, category: "secret", level: 3, score });
 
 interface PrefixedKey {
   rule: Rule;
-  /** A literal (or short alternation of literals) first, then bounded classes; see `scan`. */
+  /** The literal start (regex source) that the combined scanner looks for. */
+  prefix: string;
+  /** The whole key, tried (sticky) where its prefix was found. Bounded classes only. */
   pattern: RegExp;
+  /** Characters that must not stand right before the key (it would be inside a longer token). */
+  notBefore: Uint8Array;
   validate?: (value: string) => boolean;
 }
 
@@ -27,36 +31,74 @@ function jwtHeader(token: string): boolean {
   return decoded.startsWith("{") && decoded.trimEnd().endsWith("}") && decoded.includes('"alg"');
 }
 
-// Word-character class of base64url tokens; lookbehinds keep each run to one attempt.
+const ALNUM = charTable("A-Za-z0-9");
+const WORD = charTable("A-Za-z0-9_");
+const TOKEN = charTable("A-Za-z0-9_-");
+const NONE = new Uint8Array(128);
+
+const key = (rule: Rule, prefix: string, body: string, notBefore: Uint8Array, validate?: (value: string) => boolean): PrefixedKey => ({
+  rule, prefix, pattern: new RegExp(`(?:${prefix})${body}`, "y"), notBefore, ...(validate ? { validate } : {}),
+});
+
 const PREFIXED: readonly PrefixedKey[] = [
-  { rule: secret("SECRET_AWS_ACCESS_KEY"), pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])/g },
-  { rule: secret("SECRET_GCP_API_KEY"), pattern: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g },
-  { rule: secret("SECRET_GCP_SERVICE_ACCOUNT"), pattern: /"type"\s{0,3}:\s{0,3}"service_account"/g },
-  { rule: secret("SECRET_AZURE_STORAGE_KEY"), pattern: /AccountKey=[A-Za-z0-9+/]{86}==/g },
-  { rule: secret("SECRET_AZURE_CLIENT_SECRET", 0.85), pattern: /(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])/g },
-  { rule: secret("SECRET_GITHUB_TOKEN"), pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,76}|github_pat_[A-Za-z0-9_]{59,120})(?![A-Za-z0-9_])/g },
-  { rule: secret("SECRET_GITLAB_TOKEN"), pattern: /(?<![A-Za-z0-9_-])gl(?:pat|dt|rt|ptt|cbt)-[A-Za-z0-9_-]{20,64}(?![A-Za-z0-9_-])/g },
-  { rule: secret("SECRET_SLACK_TOKEN"), pattern: /(?<![A-Za-z0-9-])xox[abposre]-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])/g },
-  { rule: secret("SECRET_SLACK_WEBHOOK"), pattern: /https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,32}/g },
-  { rule: secret("SECRET_STRIPE_KEY"), pattern: /(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,99}(?![A-Za-z0-9_])/g },
-  { rule: secret("SECRET_ANTHROPIC_API_KEY", 0.99), pattern: /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g },
-  // sk-… but not sk-ant-… (Anthropic's, above).
-  { rule: secret("SECRET_OPENAI_API_KEY"), pattern: /(?<![A-Za-z0-9_-])sk-(?!ant-)[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])/g },
-  { rule: secret("SECRET_HUGGINGFACE_TOKEN"), pattern: /(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{34,40}(?![A-Za-z0-9_])/g },
-  { rule: secret("SECRET_GROQ_API_KEY"), pattern: /(?<![A-Za-z0-9_])gsk_[A-Za-z0-9]{48,56}(?![A-Za-z0-9_])/g },
-  { rule: secret("SECRET_XAI_API_KEY"), pattern: /(?<![A-Za-z0-9_-])xai-[A-Za-z0-9]{70,90}(?![A-Za-z0-9_-])/g },
-  { rule: secret("SECRET_REPLICATE_TOKEN"), pattern: /(?<![A-Za-z0-9_])r8_[A-Za-z0-9]{37}(?![A-Za-z0-9_])/g },
-  { rule: secret("SECRET_PERPLEXITY_API_KEY"), pattern: /(?<![A-Za-z0-9_-])pplx-[A-Za-z0-9]{48}(?![A-Za-z0-9_-])/g },
-  { rule: secret("SECRET_NPM_TOKEN"), pattern: /(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g },
-  { rule: secret("SECRET_SENDGRID_API_KEY"), pattern: /(?<![A-Za-z0-9_])SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g },
-  { rule: secret("SECRET_DIGITALOCEAN_TOKEN"), pattern: /(?<![A-Za-z0-9_])do[opr]_v1_[a-f0-9]{64}(?![A-Za-z0-9_])/g },
-  { rule: secret("SECRET_SHOPIFY_TOKEN"), pattern: /(?<![A-Za-z0-9_])shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}(?![A-Za-z0-9_])/g },
-  {
-    rule: secret("SECRET_JWT", 0.9),
-    pattern: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,2048}\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{0,1024}/g,
-    validate: jwtHeader,
-  },
+  key(secret("SECRET_AWS_ACCESS_KEY"), "A(?:KIA|SIA|BIA|CCA)", "[0-9A-Z]{16}(?![A-Za-z0-9])", ALNUM),
+  key(secret("SECRET_GCP_API_KEY"), "AIza", "[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])", TOKEN),
+  key(secret("SECRET_GCP_SERVICE_ACCOUNT"), '"type"', '\\s{0,3}:\\s{0,3}"service_account"', NONE),
+  key(secret("SECRET_AZURE_STORAGE_KEY"), "AccountKey=", "[A-Za-z0-9+/]{86}==", NONE),
+  key(secret("SECRET_GITHUB_TOKEN"), "gh[pousr]_", "[A-Za-z0-9]{36,76}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_GITHUB_TOKEN"), "github_pat_", "[A-Za-z0-9_]{59,120}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_GITLAB_TOKEN"), "gl(?:pat|dt|rt|ptt|cbt)-", "[A-Za-z0-9_-]{20,64}(?![A-Za-z0-9_-])", TOKEN),
+  key(secret("SECRET_SLACK_TOKEN"), "xox[abposre]-", "[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])", TOKEN),
+  key(secret("SECRET_SLACK_WEBHOOK"), "https://hooks\\.slack\\.com/services/", "T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}", NONE),
+  key(secret("SECRET_STRIPE_KEY"), "[sr]k_(?:live|test)_", "[A-Za-z0-9]{20,99}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_ANTHROPIC_API_KEY", 0.99), "sk-ant-", "[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])", TOKEN),
+  // sk-… but not sk-ant-… (Anthropic's, above: the scanner tries alternatives in this order).
+  key(secret("SECRET_OPENAI_API_KEY"), "sk-", "(?!ant-)[A-Za-z0-9_-]{20,200}(?![A-Za-z0-9_-])", TOKEN),
+  key(secret("SECRET_HUGGINGFACE_TOKEN"), "hf_", "[A-Za-z0-9]{34,40}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_GROQ_API_KEY"), "gsk_", "[A-Za-z0-9]{48,56}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_XAI_API_KEY"), "xai-", "[A-Za-z0-9]{70,90}(?![A-Za-z0-9_-])", TOKEN),
+  key(secret("SECRET_REPLICATE_TOKEN"), "r8_", "[A-Za-z0-9]{37}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_PERPLEXITY_API_KEY"), "pplx-", "[A-Za-z0-9]{48}(?![A-Za-z0-9_-])", TOKEN),
+  key(secret("SECRET_NPM_TOKEN"), "npm_", "[A-Za-z0-9]{36}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_SENDGRID_API_KEY"), "SG\\.", "[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])", WORD),
+  key(secret("SECRET_DIGITALOCEAN_TOKEN"), "do[opr]_v1_", "[a-f0-9]{64}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_SHOPIFY_TOKEN"), "shp(?:at|ca|pa|ss)_", "[a-fA-F0-9]{32}(?![A-Za-z0-9_])", WORD),
+  key(secret("SECRET_JWT", 0.9), "eyJ", "[A-Za-z0-9_-]{5,2048}\\.eyJ[A-Za-z0-9_-]{5,16384}\\.[A-Za-z0-9_-]{0,1024}", TOKEN, jwtHeader),
 ];
+
+/** One pass for every prefix (an alternation of literals), then the matching key's own pattern. */
+const PREFIXES = new RegExp(PREFIXED.map((k) => `(${k.prefix.replace(/\((?!\?)/g, "(?:")})`).join("|"), "g");
+
+function prefixedKeys(text: string, emit: Emit): void {
+  scan(text, PREFIXES, (match) => {
+    const index = match.findIndex((group, i) => i > 0 && group !== undefined) - 1;
+    const entry = PREFIXED[index]!;
+    if (match.index > 0 && allowed(entry.notBefore, text.charCodeAt(match.index - 1))) return;
+    entry.pattern.lastIndex = match.index;
+    const found = entry.pattern.exec(text);
+    if (!found || (entry.validate && !entry.validate(found[0]))) return;
+    report(text, match.index, match.index + found[0].length, entry.rule, emit);
+    return match.index + found[0].length;
+  });
+}
+
+/** Azure AD client secrets: three token characters, a digit, "Q~", then 31–34 more. */
+const AZURE_CLIENT_SECRET = secret("SECRET_AZURE_CLIENT_SECRET", 0.85);
+const AZURE_TAIL = /[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])/y;
+const AZURE_CHAR = charTable("A-Za-z0-9_~.-");
+
+function azureClientSecrets(text: string, emit: Emit): void {
+  for (let at = text.indexOf("Q~"); at >= 0; at = text.indexOf("Q~", at + 2)) {
+    const start = at - 4;
+    const digit = text.charCodeAt(at - 1);
+    if (start < 0 || digit < 48 || digit > 57) continue;
+    if (![1, 2, 3].every((k) => allowed(AZURE_CHAR, text.charCodeAt(at - 1 - k)))) continue;
+    if (start > 0 && allowed(AZURE_CHAR, text.charCodeAt(start - 1))) continue;
+    AZURE_TAIL.lastIndex = at + 2;
+    const tail = AZURE_TAIL.exec(text);
+    if (tail) report(text, start, at + 2 + tail[0].length, AZURE_CLIENT_SECRET, emit);
+  }
+}
 
 const PRIVATE_KEY = secret("SECRET_PRIVATE_KEY", 1);
 const PRIVATE_KEY_BEGIN = /-----BEGIN [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)?-----/g;
@@ -129,9 +171,8 @@ function keywordSecrets(text: string, emit: Emit): void {
 }
 
 export function scanSecrets(text: string, emit: Emit): void {
-  for (const { rule, pattern, validate } of PREFIXED) {
-    scan(text, pattern, (m) => void ((!validate || validate(m[0])) && report(text, m.index, m.index + m[0].length, rule, emit)));
-  }
+  prefixedKeys(text, emit);
+  if (text.includes("Q~")) azureClientSecrets(text, emit);
   if (text.includes("-----BEGIN ")) privateKeys(text, emit);
   if (text.includes("://")) urlPasswords(text, emit);
   keywordSecrets(text, emit);

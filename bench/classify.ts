@@ -1,0 +1,114 @@
+/**
+ * The classifier's cost (issue 6): one 4 KB mixed prompt (p50, target ≤ 0.1 ms) and throughput on
+ * 1 MiB of mixed text (target ≥ 50 MB/s on one core), measured in workerd the way the other plane
+ * benchmarks are (bench/batches.ts: a batch of n calls timed from outside minus an empty batch), and
+ * for comparison in Node (same code, same V8, timed in process with performance.now()).
+ *
+ * The texts are generated (seeded @faker-js/faker): prose, a code snippet, JSON, log lines, with an
+ * e-mail address, a phone number, a card number, an IP address and a key among them, about one
+ * finding per 500 bytes — what a prompt with pasted context looks like.
+ *
+ *   tsx bench/classify.ts      # writes bench/CLASSIFY-BENCH.md and bench/classify-bench.json
+ */
+import { faker } from "@faker-js/faker";
+import { classify } from "../worker/data/index.ts";
+import { callCost, type CallCost, quantile, timedPost, withBenchWorker, writeBenchReport } from "./batches.ts";
+
+const PROMPT_BYTES = 4 * 1024;
+const MIXED_BYTES = 1024 * 1024;
+const BATCHES = 40;
+const WARMUP_BATCHES = 5;
+const PROMPTS_PER_BATCH = 500;
+const MIXED_PER_BATCH = 2;
+
+/** One chunk of mixed text: what a user pastes into a prompt. */
+function chunk(): string {
+  const log = `${faker.date.recent().toISOString()} INFO request ${faker.string.uuid()} from ${faker.internet.ipv4()} took ${faker.number.int(900)}ms`;
+  const json = JSON.stringify({ id: faker.string.uuid(), name: faker.person.fullName(), email: faker.internet.email(), amount: faker.finance.amount(), version: faker.system.semver() });
+  const code = `function ${faker.hacker.verb()}${faker.number.int(99)}(x) {\n  return x.map((v) => v * ${faker.number.int(100)}).filter(Boolean); // ${faker.hacker.phrase()}\n}`;
+  return faker.helpers.arrayElement([
+    `${faker.lorem.paragraph()} ${faker.hacker.phrase()}`,
+    `Please summarise this ticket: ${faker.lorem.sentences(3)} Contact ${faker.person.firstName()} at ${faker.phone.number({ style: "human" })}.`,
+    log,
+    json,
+    code,
+    `The customer paid with ${faker.finance.creditCardNumber("visa")} on ${faker.date.recent().toDateString()}. ${faker.lorem.sentence()}`,
+    `Deploy with commit ${faker.git.commitSha()} and key AKIA${faker.string.alphanumeric({ length: 16, casing: "upper" })}. ${faker.lorem.sentence()}`,
+    faker.lorem.paragraphs(2),
+  ]);
+}
+
+export function mixedText(bytes: number): string {
+  let text = "";
+  while (text.length < bytes) text += `${chunk()}\n\n`;
+  return text.slice(0, bytes);
+}
+
+interface Result {
+  promptBytes: number;
+  mixedBytes: number;
+  findingsInPrompt: number;
+  workerd: { prompt: CallCost; mixedPerCallMs: number; mixedMBps: number };
+  node: { promptP50Ms: number; promptP90Ms: number; mixedPerCallMs: number; mixedMBps: number };
+}
+
+const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+function nodeCost(text: string, perBatch: number): number[] {
+  const means: number[] = [];
+  for (let batch = 0; batch < WARMUP_BATCHES + BATCHES; batch++) {
+    const started = performance.now();
+    for (let i = 0; i < perBatch; i++) classify([text]);
+    if (batch >= WARMUP_BATCHES) means.push((performance.now() - started) / perBatch);
+  }
+  return means.sort((a, b) => a - b);
+}
+
+export async function benchClassify(log: (line: string) => void = console.log): Promise<Result> {
+  faker.seed(4096);
+  const prompt = mixedText(PROMPT_BYTES);
+  const mixed = mixedText(MIXED_BYTES);
+  const findingsInPrompt = classify([prompt]).findings.length;
+  const workerd = await withBenchWorker("classify", undefined, async (url) => {
+    await timedPost(`${url}/setup`, JSON.stringify({ prompt, mixed }));
+    const promptCost = await callCost(url, "prompt", PROMPTS_PER_BATCH, BATCHES, WARMUP_BATCHES);
+    const mixedCost = await callCost(url, "mixed", MIXED_PER_BATCH, BATCHES, WARMUP_BATCHES);
+    return { prompt: promptCost, mixedPerCallMs: mixedCost.p50Ms, mixedMBps: mbps(MIXED_BYTES, mixedCost.p50Ms) };
+  });
+  log(`classify workerd  4 KB prompt p50 ${workerd.prompt.p50Ms.toFixed(4)} ms  p90 ${workerd.prompt.p90Ms.toFixed(4)} ms; 1 MiB mixed ${workerd.mixedPerCallMs.toFixed(2)} ms = ${workerd.mixedMBps.toFixed(1)} MB/s`);
+  const promptMeans = nodeCost(prompt, PROMPTS_PER_BATCH);
+  const mixedMeans = nodeCost(mixed, MIXED_PER_BATCH);
+  const node = {
+    promptP50Ms: quantile(promptMeans, 0.5),
+    promptP90Ms: quantile(promptMeans, 0.9),
+    mixedPerCallMs: quantile(mixedMeans, 0.5),
+    mixedMBps: mbps(MIXED_BYTES, quantile(mixedMeans, 0.5)),
+  };
+  log(`classify node     4 KB prompt p50 ${node.promptP50Ms.toFixed(4)} ms  p90 ${node.promptP90Ms.toFixed(4)} ms; 1 MiB mixed ${node.mixedPerCallMs.toFixed(2)} ms = ${node.mixedMBps.toFixed(1)} MB/s`);
+  return { promptBytes: PROMPT_BYTES, mixedBytes: MIXED_BYTES, findingsInPrompt, workerd, node };
+}
+
+function markdown(r: Result): string {
+  const ok = (met: boolean) => (met ? "met" : "**missed**");
+  return [
+    "# Classifier: cost per prompt and throughput",
+    "",
+    `Generated by \`tsx bench/classify.ts\` (part of \`npm run bench\`) on ${new Date().toISOString().slice(0, 10)}.`,
+    "The gateway's own `classify` (worker/data) on generated mixed text (seeded faker: prose, code, JSON, log",
+    `lines, with e-mail addresses, phone and card numbers, IPs and keys among them; the 4 KB prompt has ${r.findingsInPrompt} findings).`,
+    "workerd: the bench Worker built as deployed and run under Miniflare's API; its clock does not advance while",
+    `code runs, so a batch of ${PROMPTS_PER_BATCH} prompts (${MIXED_PER_BATCH} × 1 MiB) is timed from outside minus an empty batch, divided by`,
+    `the batch size; p50/p90 over ${BATCHES} batches after ${WARMUP_BATCHES} warm-up batches. Node: the same code and V8, timed in process.`,
+    "Targets (issue 6): ≤ 0.1 ms p50 for a 4 KB prompt; ≥ 50 MB/s on one core on mixed text.",
+    "",
+    "| runtime | 4 KB prompt p50 ms | p90 ms | 1 MiB mixed ms | MB/s | prompt target | throughput target |",
+    "|---|---|---|---|---|---|---|",
+    `| workerd | ${r.workerd.prompt.p50Ms.toFixed(4)} | ${r.workerd.prompt.p90Ms.toFixed(4)} | ${r.workerd.mixedPerCallMs.toFixed(2)} | ${r.workerd.mixedMBps.toFixed(1)} | ${ok(r.workerd.prompt.p50Ms <= 0.1)} | ${ok(r.workerd.mixedMBps >= 50)} |`,
+    `| Node | ${r.node.promptP50Ms.toFixed(4)} | ${r.node.promptP90Ms.toFixed(4)} | ${r.node.mixedPerCallMs.toFixed(2)} | ${r.node.mixedMBps.toFixed(1)} | ${ok(r.node.promptP50Ms <= 0.1)} | ${ok(r.node.mixedMBps >= 50)} |`,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeBenchReport("classify-bench", await benchClassify(), markdown);
+}
