@@ -15,6 +15,7 @@
  */
 import { DEV_SIGNING_JWK, publicJwk } from "../dev/signing/sign-bundle.ts";
 import type { Principal, RequestState } from "../worker/context.ts";
+import { LOCAL_DEV_LOOPBACK } from "../worker/network/index.ts";
 import { openai } from "../worker/providers/openai.ts";
 import { relayReply, type RelayOptions } from "../worker/providers/relay.ts";
 import { createProposalGate } from "../worker/tools/proposals-gate.ts";
@@ -54,9 +55,10 @@ interface World {
 
 let world: World | undefined;
 
+/** The seeded registry names the local stack's loopback tool and backend endpoints, as on `npm start`. */
 async function setup(bundle: Uint8Array): Promise<World> {
   const kv = { get: async (key: string) => (key === BUNDLE_KEY ? bundle.slice().buffer : null) } as unknown as KVNamespace;
-  const env = { CONFIG: kv, CONFIG_REFRESH_MS: "3600000", BUNDLE_TRUSTED_KEYS: JSON.stringify({ keys: [publicJwk(DEV_SIGNING_JWK)] }), BUNDLE_MIN_VERSION: "1" };
+  const env = { CONFIG: kv, CONFIG_REFRESH_MS: "3600000", BUNDLE_TRUSTED_KEYS: JSON.stringify({ keys: [publicJwk(DEV_SIGNING_JWK)] }), BUNDLE_MIN_VERSION: "1", VERITY_LOCAL_DEV: LOCAL_DEV_LOOPBACK };
   return { config: await createConfigSource().current(env), records: [] };
 }
 
@@ -102,7 +104,13 @@ async function relayOne(w: World, authorize: boolean): Promise<void> {
   if (!text.includes("search_documents")) throw new Error("the tool call did not go through");
 }
 
+import { relayReply as legacyRelay } from "./_h5tmp/relay.ts";
+async function legacyOne(): Promise<void> {
+  const text = await (await legacyRelay(openai, upstream(), { stream: true, requestId: "b", timeoutMs: 10000, pin: { backendId: "eu-public", requested: "gpt-4o-mini", models: ["gpt-4o-mini"] }, done: () => undefined })).text();
+  if (!text.includes("search_documents")) throw new Error("x");
+}
 const KINDS: Record<string, (w: World) => Promise<void>> = {
+  legacy: () => legacyOne(),
   /** The streamed reply relayed with event-level inspection (model pin, usage), tool calls unchecked. */
   plain: (w) => relayOne(w, false),
   /** The same reply with its tool call held back, authorized, its decision committed, then released. */

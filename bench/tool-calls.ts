@@ -31,6 +31,7 @@ interface ToolCallsResult {
 }
 
 const KINDS = [
+  { kind: "legacy", what: "tmp" },
   { kind: "plain", what: "streamed reply with one tool call, relayed event by event (model pin, usage); the call not authorized" },
   { kind: "authorized", what: "the same reply; the call held back, authorized for alice (schema, classifier, Cedar), decision committed, released" },
 ];
@@ -44,7 +45,7 @@ export async function benchToolCalls(log: (line: string) => void = console.log):
       log(`tool-calls ${kind.padEnd(11)} p50 ${result.p50Ms.toFixed(4)} ms  p90 ${result.p90Ms.toFixed(4)} ms`);
       kinds.push(result);
     }
-    const [plain, authorized] = kinds as [KindResult, KindResult];
+    const [, plain, authorized] = kinds as [KindResult, KindResult, KindResult];
     return { kinds, addedP50Ms: authorized.p50Ms - plain.p50Ms, addedMeanMs: authorized.meanMs - plain.meanMs };
   });
 }

@@ -19,7 +19,7 @@ import { createCors, networkPlan } from "./network/index.ts";
 import { handleModels } from "./models-route.ts";
 import { handleChat } from "./pipeline.ts";
 import { createSsfReceiver } from "./ssf-routes.ts";
-import { handleErasure, handlePayloadRead } from "./vault-routes.ts";
+import { handleErasure, handlePayloadRead, handleRewrap } from "./vault-routes.ts";
 import { handleToolInvoke } from "./tools/invoke.ts";
 import { handleMcpDelete, handleMcpGet, handleMcpPost, handleMcpResourceMetadata } from "./mcp-routes.ts";
 
@@ -77,6 +77,7 @@ export function createApp(deps: PipelineDeps): Hono<AppEnv> {
   app.get("/audit/:tenant/proof/consistency", (c) => handleConsistencyProof(c, deps));
   app.get("/audit/:tenant/payload/:id", (c) => handlePayloadRead(c, deps));
   app.post("/admin/:tenant/erasure", (c) => handleErasure(c, deps));
+  app.post("/admin/:tenant/vault/rewrap", (c) => handleRewrap(c, deps));
   app.get("/.well-known/jwks.json", (c) => handleJwks(c));
   app.post("/ssf/events", createSsfReceiver(deps));
   app.post("/v1/tools/:tool/invoke", (c) => handleToolInvoke(c, deps));

@@ -10,7 +10,7 @@
 import type { Context } from "hono";
 import { authorizeAuditor } from "./audit-routes.ts";
 import { authenticateCaller, commit, decisionRecord, principalRef, requestEnvironment, stepUpRequired, type PipelineDeps } from "./caller.ts";
-import { checkSubject, vaultFailure, vaultOf, VaultError, type Erasure, type OpenedPayload, type VaultReply } from "./data/vault/index.ts";
+import { checkSubject, vaultFailure, vaultOf, VaultError, type VaultReply } from "./data/vault/index.ts";
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
 import { base64 } from "./lib/encoding.ts";
@@ -47,11 +47,13 @@ async function authorizeAdministrator(
   const tenantId = c.req.param("tenant") ?? "";
   const resource = { type: "Tenant", id: tenantId };
   const tenant = config.registry.tenants.get(tenantId);
-  const refusal = tenant === undefined ? new GatewayError("not_found", "no such tenant") : principal.kind !== "user" ? new GatewayError("forbidden", "administration is for a tenant's administrators") : undefined;
-  if (refusal !== undefined || tenant === undefined) {
-    await commit(sink, decisionRecord(state, principal, { action: "administer", ...fields, resource, decision: "deny", code: refusal?.code ?? "not_found", configVersion: config.version }));
+  const refuse = async (refusal: GatewayError): Promise<never> => {
+    // Refused before the PDP is asked: recorded all the same.
+    await commit(sink, decisionRecord(state, principal, { action: "administer", ...fields, resource, decision: "deny", code: refusal.code, configVersion: config.version }));
     throw refusal;
-  }
+  };
+  if (tenant === undefined) return refuse(new GatewayError("not_found", "no such tenant"));
+  if (principal.kind !== "user") return refuse(new GatewayError("forbidden", "administration is for a tenant's administrators"));
   const facts: TenantActionFacts = {
     ...requestEnvironment(principal, c.req.raw, state.receivedAt),
     principal: { ...principalRef(principal), type: "User" },

@@ -50,7 +50,7 @@ describe("loopback destinations", () => {
   async function loadWith(vars: Record<string, string | undefined>): Promise<{ events: ConfigEvent[]; error?: GatewayError }> {
     const kv = new Map<string, ArrayBuffer>();
     for (const { key, value } of await buildSignedSeedEntries(seedFiles(), [await importSigner(DEV_SIGNING_JWK)])) {
-      kv.set(key, new TextEncoder().encode(value).buffer);
+      kv.set(key, new TextEncoder().encode(value).buffer as ArrayBuffer);
     }
     const events: ConfigEvent[] = [];
     const bindings = {

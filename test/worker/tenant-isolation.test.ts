@@ -83,6 +83,12 @@ describe("administration (erasure)", () => {
     await auditedIn("globex", "acme", id, { action: "administer", resource: { type: "Tenant", id: "acme" }, principal: { id: "carol" } });
   });
 
+  it("a tenant that does not exist: 404 not_found, audited in the caller's log", async () => {
+    const id = await refused(await erase("initech", erin), 404, "not_found");
+    const [record] = await auditFor("acme", id);
+    expect(record).toMatchObject({ action: "administer", decision: "deny", code: "not_found", resource: { type: "Tenant", id: "initech" } });
+  });
+
   it("a workload → acme: 403 segment_denied, audited", async () => {
     const id = await refused(await erase("acme", batch), 403, "segment_denied");
     await auditedIn("acme", "globex", id, { code: "segment_denied", principal: { id: "acme-batch" } });

@@ -178,6 +178,37 @@ describe("bad input: each its code and an audit record, and the tool never runs"
   });
 });
 
+describe("fail closed before the tool runs", () => {
+  const post = (app: ReturnType<typeof createApp>, bindings: object) =>
+    app.request(
+      "https://gateway.test/v1/tools/search_documents/invoke",
+      { method: "POST", headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" }, body: JSON.stringify({ arguments: { query: "q" } }) },
+      bindings,
+      createExecutionContext(),
+    );
+  const realApp = () => createApp({ config: createConfigSource(), authenticate: createIdentity({}), audit: (e) => createAuditSink(e.AUDIT_LOG) });
+
+  it("signing keys retained for less than a token's life: 503 config_unavailable, audited, no token minted", async () => {
+    await expectRefusal(await post(realApp(), { ...env, SIGNING_KEY_RETAIN_S: "30" }), 503, "config_unavailable");
+  });
+
+  it("an audit log that cannot commit: 503 audit_unavailable, and the tool never runs", async () => {
+    const app = createApp({
+      config: createConfigSource(),
+      authenticate: createIdentity({}),
+      audit: () => ({
+        commit: async () => {
+          throw new Error("Durable Object unavailable");
+        },
+      }),
+    });
+    const response = await post(app, env);
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("audit_unavailable");
+    expect(await callsFor(response)).toEqual([]);
+  });
+});
+
 describe("the tool's answer is checked before the caller sees it", () => {
   it("a result over 256 KiB: 502 tool_result_too_large", async () => {
     await expectRefusal(await invoke("search_documents", alice, { arguments: { query: "#big" } }), 502, "tool_result_too_large", { toolRan: true });

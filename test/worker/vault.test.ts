@@ -134,6 +134,21 @@ describe("erasure of a data subject", () => {
   });
 });
 
+describe("KEK rotation", () => {
+  it("an administrator's re-wrap leaves every data key under the KEK in force (audited); a member's is refused", async () => {
+    const refused = await gatewayFetch("/admin/acme/vault/rewrap", { method: "POST", headers: bearer(alice) });
+    expect(refused.status).toBe(403);
+    const response = await gatewayFetch("/admin/acme/vault/rewrap", { method: "POST", headers: bearer(erin) });
+    expect(response.status).toBe(200);
+    const result = (await response.json()) as { kekId: string; rewrapped: number };
+    // One key in the test secret: nothing to re-wrap, and the id is the one payloads were kept under.
+    expect(result).toMatchObject({ rewrapped: 0, kekId: expect.stringMatching(/^kek-[0-9a-f]{16}$/) });
+    const records = await auditFor("acme", response.headers.get("x-request-id")!);
+    expect(records.map((r) => r.type)).toEqual(["decision", "rewrap"]);
+    expect(records[1]).toMatchObject({ kekId: result.kekId, rewrapped: 0 });
+  });
+});
+
 describe("retention", () => {
   it("the vault's alarm deletes a payload once its retention has ended", async () => {
     const { runDurableObjectAlarm, runInDurableObject } = await import("cloudflare:test");

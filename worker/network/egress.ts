@@ -49,18 +49,24 @@ function bounded(response: Response, maxBytes: number): Response {
  * treats as an upstream error), so an allowed origin cannot bounce a request elsewhere. Each answer
  * is bounded: headers within `timeoutMs`, the body within its origin's `maxResponseBytes`.
  */
+/** The target of an outbound fetch if its exact origin is on the allowlist; `egress_denied` otherwise. */
+export function egressTarget(url: string, allowedOrigins: ReadonlySet<string>): URL {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (cause) {
+    throw new GatewayError("egress_denied", "an outbound address is invalid", { cause });
+  }
+  if (!allowedOrigins.has(target.origin)) {
+    throw new GatewayError("egress_denied", "an outbound address is not on the egress allowlist");
+  }
+  return target;
+}
+
 export function createEgress(allowedOrigins: ReadonlySet<string>, options: EgressOptions = {}) {
   const bounds = options.bounds ?? new Map<string, DestinationBounds>();
   return async function egressFetch(url: string, init: EgressInit = {}): Promise<Response> {
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch (cause) {
-      throw new GatewayError("egress_denied", "an outbound address is invalid", { cause });
-    }
-    if (!allowedOrigins.has(target.origin)) {
-      throw new GatewayError("egress_denied", "an outbound address is not on the egress allowlist");
-    }
+    const target = egressTarget(url, allowedOrigins);
     const { timeoutMs, signal, via, ...rest } = init;
     const controller = new AbortController();
     const cancel = () => controller.abort(signal?.reason);

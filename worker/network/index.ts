@@ -4,7 +4,7 @@
  * firewall that every fetch goes through (exact origins, no private or metadata addresses, no
  * redirects, bounded answers), header hygiene, and the gateway-signed assertion for backends that ask.
  */
-export { createEgress, type Egress, type EgressInit, type EgressOptions } from "./egress.ts";
+export { createEgress, egressTarget, type Egress, type EgressInit, type EgressOptions } from "./egress.ts";
 export { readBoundedBody, readJsonBody, type JsonBody } from "./inbound.ts";
 export { identityHeaders, upstreamHeaders, responseHeaders } from "./headers.ts";
 export { addressClassOf, isLocalDevelopment, LOCAL_DEV_LOOPBACK, loopbackOrigins, refusedAddress, type AddressClass } from "./addresses.ts";

@@ -29,6 +29,7 @@
  * always Cedar's own message. Property tests and the Cedar corpus compare against the full call.
  */
 import type { Cedar } from "./engine.ts";
+import { isActionType } from "./scope.ts";
 import { entityKey } from "./slice.ts";
 import type { CedarValue, EntityJson, EntityRef } from "./types.ts";
 
@@ -207,10 +208,6 @@ function explicitValue(value: unknown): boolean {
   }
   if ("__extn" in record || "type" in record || "id" in record || "fn" in record) return false; // implicit escapes
   return Object.values(record).every(explicitValue);
-}
-
-function isActionType(type: string): boolean {
-  return type === "Action" || type.endsWith("::Action");
 }
 
 /** What one policy's conditions read (see `PolicyReads`). */

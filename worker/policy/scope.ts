@@ -183,7 +183,7 @@ function uidKey(type: string, id: string): string {
 }
 
 /** `Action` or `NS::Action`: entities Cedar takes from the schema, not from the store. */
-function isActionType(type: string): boolean {
+export function isActionType(type: string): boolean {
   return type === "Action" || type.endsWith("::Action");
 }
 

@@ -45,13 +45,13 @@ async function argumentsOf(request: Request, maxBytes: number): Promise<string> 
 }
 
 /** Checks the gateway itself must pass before it may run an allowed call; undefined when it may. */
-function gatewayRefusal(config: GatewayConfig, tool: Tool, retainMs: number): GatewayError | undefined {
+function gatewayRefusal(config: GatewayConfig, tool: Tool, env: AppEnv["Bindings"]): GatewayError | undefined {
   // No token is minted for a destination egress would refuse anyway.
   if (!config.registry.origins.has(new URL(tool.endpoint).origin)) {
     return new GatewayError("egress_denied", `the endpoint of "${tool.id}" is not on the egress allowlist`);
   }
   try {
-    assertKeyRetention(retainMs);
+    assertKeyRetention(keyRingPolicy(env).retainMs);
   } catch (error) {
     return asGatewayError(error);
   }
@@ -135,7 +135,7 @@ export async function handleToolInvoke(c: Context<AppEnv>, deps: PipelineDeps): 
     verdict = { allowed: false, code: refusal.code, message: refusal.message, configVersion: config.version };
   }
   if (verdict.allowed) {
-    const refusal = gatewayRefusal(config, verdict.tool, keyRingPolicy(c.env).retainMs);
+    const refusal = gatewayRefusal(config, verdict.tool, c.env);
     if (refusal) verdict = { ...verdict, allowed: false, code: refusal.code, message: refusal.message };
   }
   await commit(sink, toolDecisionRecord(state, principal, call, verdict));

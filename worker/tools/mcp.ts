@@ -12,7 +12,7 @@
  * Any other method is refused (`mcp_method_not_found`): resources, prompts, completion and logging
  * would carry data past the PDP, and the gateway relays no server-initiated requests (sampling,
  * elicitation, roots), so it declares no client capabilities upstream. Every upstream message goes
- * with a fresh delegated token for that message (`mcpMessageToken`); the caller's token never does.
+ * with a fresh delegated token for that message (mcp-exchange.ts); the caller's token never does.
  */
 import { commit, decisionRecord } from "../caller.ts";
 import { GatewayError } from "../errors.ts";
@@ -61,7 +61,8 @@ async function initialize(x: McpExchange, id: JsonRpcId, params: Record<string, 
   // Only the tools capability is passed on, and the server's own instructions are not: they are
   // text for the model that no policy has seen (the tool descriptions come from the registry).
   const capabilities = isRecord(result.capabilities) && isRecord(result.capabilities.tools) ? { tools: {} } : {};
-  const serverInfo = isRecord(result.serverInfo) ? result.serverInfo : { name: x.server.id, version: "unknown" };
+  const info = isRecord(result.serverInfo) ? result.serverInfo : {};
+  const serverInfo = { name: typeof info.name === "string" ? info.name : x.server.id, version: typeof info.version === "string" ? info.version : "unknown" };
   return answer(id, { protocolVersion: version, capabilities, serverInfo }, { "mcp-session-id": sessionId });
 }
 

@@ -22,6 +22,42 @@ const scopeLimits = {
 /** Which principal kinds a route segment admits (worker/network/segments.ts). */
 const principalKinds = { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["user", "workload"] } } as const;
 
+const levelName = { enum: ["public", "internal", "confidential", "restricted"] } as const;
+const findingCategory = { enum: ["pii", "pci", "phi", "secret", "custom"] } as const;
+const findingType = { type: "string", pattern: "^[A-Z][A-Z0-9_]{1,63}$" } as const;
+
+/**
+ * A tenant's own classifier terms and patterns (worker/data/classify/tenant-rules.ts). The schema
+ * bounds sizes; the pattern language (a linear subset: no groups, alternation or unbounded
+ * repetition) is checked by `compileTenantRules` when the registry loads.
+ */
+export const classifierSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    terms: {
+      type: "array",
+      maxItems: 5000,
+      items: {
+        type: "object",
+        required: ["term", "type", "level"],
+        additionalProperties: false,
+        properties: { term: { type: "string", minLength: 1, maxLength: 128 }, type: findingType, category: findingCategory, level: levelName, caseSensitive: { type: "boolean" } },
+      },
+    },
+    patterns: {
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["pattern", "type", "level"],
+        additionalProperties: false,
+        properties: { pattern: { type: "string", minLength: 1, maxLength: 512 }, type: findingType, category: findingCategory, level: levelName, score: { type: "number", exclusiveMinimum: 0, maximum: 1 } },
+      },
+    },
+  },
+} as const;
+
 export const tenantSchema = {
   type: "object",
   required: ["name", "residency", "jurisdiction"],
@@ -30,6 +66,7 @@ export const tenantSchema = {
     name: { type: "string", minLength: 1 },
     residency: region,
     jurisdiction: region,
+    classifier: classifierSchema,
     // Browser origins that may call the gateway for this tenant (CORS); none by default. https only,
     // except plain http to localhost for a developer's own page.
     corsOrigins: {

@@ -1,4 +1,5 @@
 import { Validator } from "@cfworker/json-schema";
+import { compileTenantRules, TenantRulesError, type TenantRules } from "../data/classify/tenant-rules.ts";
 import type { WireFormat } from "../errors.ts";
 import { parseSpiffeId } from "../lib/spiffe-id.ts";
 import { refusedAddress } from "../network/addresses.ts";
@@ -21,6 +22,8 @@ export interface Tenant {
   limits?: { principal?: ScopeLimitsDoc; tenant?: ScopeLimitsDoc };
   /** Principal kinds per route segment, overriding worker/network/segments.ts's defaults. */
   segments?: Partial<Record<"ai" | "tools" | "mcp" | "audit" | "admin", ("user" | "workload")[]>>;
+  /** The tenant's own classifier terms and patterns, validated (linear patterns only) at load. */
+  classifier?: TenantRules;
 }
 
 export interface ScopeLimitsDoc {
@@ -247,6 +250,14 @@ export function parseRegistry(raw: unknown): Registry {
   };
 
   const tenants = new Map<string, Tenant>(Object.entries(doc.tenants).map(([id, t]) => [id, { id, ...t }]));
+  for (const tenant of tenants.values()) {
+    try {
+      if (tenant.classifier) compileTenantRules(tenant.classifier);
+    } catch (error) {
+      if (error instanceof TenantRulesError) throw new RegistryError(`tenants[${tenant.id}].classifier: ${error.message}`);
+      throw error;
+    }
+  }
   const knownTenant = (where: string, tenant: string) => {
     if (!tenants.has(tenant)) throw new RegistryError(`${where}: unknown tenant "${tenant}"`);
   };

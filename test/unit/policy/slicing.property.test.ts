@@ -92,6 +92,8 @@ interface World {
   conditions: string[];
   /** Groups a credential may assert (known and unknown); requests sometimes carry some. */
   groups: EntityRef[];
+  /** Entities that have members (groups, tenants, folders…): `in` targets that slicing by UID decides. */
+  containers: EntityRef[];
   /** The schema's appliesTo, to generate mostly well-typed requests. */
   appliesTo: Record<string, { principal: string[]; resource: string[] }>;
   contexts: (action: string) => fc.Arbitrary<Record<string, CedarValue>>;
@@ -100,12 +102,15 @@ interface World {
 function scopeArb(world: World, variable: "principal" | "resource"): fc.Arbitrary<string> {
   const ref = fc.constantFrom(...world.refs);
   const type = fc.constantFrom(...world.types);
+  const container = fc.constantFrom(...world.containers);
   return fc.oneof(
     fc.constant(variable),
     ref.map((r) => `${variable} == ${lit(r)}`),
     ref.map((r) => `${variable} in ${lit(r)}`),
     type.map((t) => `${variable} is ${t}`),
     fc.tuple(type, ref).map(([t, r]) => `${variable} is ${t} in ${lit(r)}`),
+    container.map((c) => `${variable} in ${lit(c)}`),
+    fc.tuple(type, container).map(([t, c]) => `${variable} is ${t} in ${lit(c)}`),
   );
 }
 
@@ -245,6 +250,7 @@ const seededWorld: World = {
   actions: ["invoke_model", "call_tool", "read_document", "read_audit", "administer"],
   refs: seededRefs,
   groups: [...seededRefs.filter((r) => r.type === "Group"), { type: "Group", id: "acme/admins" }],
+  containers: seededRefs.filter((r) => r.type === "Group" || r.type === "Tenant"),
   types: ["User", "Workload", "Group", "Tenant", "Backend", "Tool", "Document"],
   conditions: [
     `context.risk == "high"`,
@@ -375,6 +381,7 @@ const hierarchyWorld: World = {
   actions: ["any", "mutate", "read", "write", "purge"],
   refs: [...hierarchyEntities.map((x) => x.uid), { type: "Person", id: "zed" }, { type: "File", id: "gone" }, { type: "Folder", id: "gone" }],
   groups: [],
+  containers: [...hierarchyEntities.map((x) => x.uid).filter((r) => ["Org", "Team", "Folder"].includes(r.type)), { type: "Folder", id: "gone" }],
   types: ["Org", "Team", "Person", "Bot", "Folder", "File", "Drive"],
   conditions: [
     `context.mfa`,

@@ -69,7 +69,7 @@ export function report(text: string, start: number, end: number, rule: Rule, emi
   if (rule.context || rule.numeric) {
     const around = surroundings(text, start, end);
     const supported = rule.context !== undefined && mentions(around, rule.context);
-    if (rule.requiresContext && !supported) return;
+    if ((rule.requiresContext || base < MIN_SCORE) && !supported) return;
     if (supported) score += CONTEXT_BOOST;
     if (rule.numeric && mentions(around, NOT_PII)) score -= CONTEXT_PENALTY;
   }

@@ -184,7 +184,8 @@ export function parsePattern(pattern: string): Atom[] {
       if (max < min || max > MAX_PATTERN_REPEAT || max === 0) throw new TenantRulesError(`repetition {${min},${max}} must satisfy 0 ≤ m ≤ n ≤ ${MAX_PATTERN_REPEAT}, n ≥ 1`);
       i += repeat[0].length;
     }
-    if ("?*+{".includes(pattern[i] ?? "")) throw new TenantRulesError("a quantifier cannot follow a quantifier");
+    if (pattern[i] === "*" || pattern[i] === "+") throw new TenantRulesError("unbounded repetition (* or +) is not allowed; use {m,n}");
+    if (i < pattern.length && "?{".includes(pattern[i]!)) throw new TenantRulesError("a quantifier cannot follow a quantifier");
     atoms.push({ ...atom, min, max });
   }
   if (atoms.length === 0) throw new TenantRulesError("empty pattern");
