@@ -31,7 +31,9 @@ const CALL = JSON.stringify({ jsonrpc: "2.0", id: 42, method: "tools/call", para
 
 interface World {
   sessionId: string;
+  /** Without the cache of verified ids: every message pays the signature check. */
   verify: SessionVerifier;
+  cached: SessionVerifier;
 }
 
 let world: World | undefined;
@@ -44,18 +46,23 @@ async function setup(): Promise<World> {
   };
   const session = { id: crypto.randomUUID(), server: server.id, tenant: "acme", kind: "user" as const, principal: "alice", upstream: crypto.randomUUID(), protocolVersion: VERSION };
   const sessionId = await issueSession(signer, ISSUER, session, Date.now());
-  const verify = createSessionVerifier(ISSUER, async () => [published]);
-  await verify(sessionId, Date.now()); // imports the key once, as an isolate does on its first request
-  return { sessionId, verify };
+  const verify = createSessionVerifier(ISSUER, async () => [published], 0);
+  const cached = createSessionVerifier(ISSUER, async () => [published]);
+  // Imports the key (and, for `cached`, remembers the id) once, as an isolate does on a session's first message.
+  await verify(sessionId, Date.now());
+  await cached(sessionId, Date.now());
+  return { sessionId, verify, cached };
 }
 
 async function run(kind: string, n: number, w: World): Promise<void> {
+  if (!["parse", "session", "session-cached", "message"].includes(kind)) throw new Error(`unknown kind ${kind}`);
   for (let i = 0; i < n; i++) {
-    if (kind === "parse" || kind === "parse+session") {
+    if (kind === "parse" || kind === "message") {
       const message = parseJsonRpcMessage(parseStrictJson(CALL));
       if (message.kind !== "request") throw new Error("not a request");
     }
-    if (kind === "session" || kind === "parse+session") checkSession(await w.verify(w.sessionId, Date.now()), server, alice, VERSION);
+    if (kind === "session") checkSession(await w.verify(w.sessionId, Date.now()), server, alice, VERSION);
+    if (kind === "session-cached" || kind === "message") checkSession(await w.cached(w.sessionId, Date.now()), server, alice, VERSION);
   }
 }
 

@@ -21,8 +21,9 @@ interface KindResult extends CallCost {
 
 const KINDS: ReadonlyArray<{ kind: string; what: string }> = [
   { kind: "parse", what: "a tools/call message: strict JSON parse (duplicate names refused) + JSON-RPC shape" },
-  { kind: "session", what: "the Mcp-Session-Id: EdDSA JWS verification (imported key cached) + owner/server/version check" },
-  { kind: "parse+session", what: "both, as every POST in a session pays them" },
+  { kind: "session", what: "the Mcp-Session-Id seen for the first time: EdDSA JWS verification (imported key cached) + owner/server/version check" },
+  { kind: "session-cached", what: "the same id again (the isolate's cache of verified ids) + owner/server/version check" },
+  { kind: "message", what: "parse + cached session: what every later POST of a session pays" },
 ];
 
 export async function benchMcp(log: (line: string) => void = console.log): Promise<KindResult[]> {
@@ -31,7 +32,7 @@ export async function benchMcp(log: (line: string) => void = console.log): Promi
     const results: KindResult[] = [];
     for (const { kind, what } of KINDS) {
       const result = { kind, what, ...(await callCost(url, kind, PER_BATCH, BATCHES, WARMUP_BATCHES)) };
-      log(`mcp ${kind.padEnd(14)} p50 ${result.p50Ms.toFixed(4)} ms  p90 ${result.p90Ms.toFixed(4)} ms`);
+      log(`mcp ${kind.padEnd(15)} p50 ${result.p50Ms.toFixed(4)} ms  p90 ${result.p90Ms.toFixed(4)} ms`);
       results.push(result);
     }
     return results;

@@ -4,6 +4,7 @@
  *
  *   POST /run?kind=pure&n=N      header hygiene (identity view, upstream and response headers), the
  *                                route segment, the CORS origin check and grant, and the egress check
+ *   POST /run?kind=<part>&n=N    one of those alone (identity, segment, origin, egress, upstream, response)
  *   POST /run?kind=limiter&n=N   one RateLimiter admission each (the Durable Object round trip)
  *   GET  /healthz
  */
@@ -41,16 +42,30 @@ const CALLER = new Request("https://gateway.bench/v1/chat/completions", {
 });
 const UPSTREAM = new Headers({ "content-type": "text/event-stream", "cache-control": "no-cache", server: "nginx", "x-powered-by": "x", "set-cookie": "s=1", "openai-processing-ms": "12" });
 
-function networkPlane(): void {
-  const identity = identityHeaders(CALLER.headers);
-  if (!identity.has("authorization")) throw new Error("identity view lost the credential");
-  if (segmentRefusal(new URL(CALLER.url).pathname, "user", DEFAULT_SEGMENTS)) throw new Error("segment refused");
-  if (originRefusal(CALLER, CORS_ORIGINS)) throw new Error("origin refused");
-  egressTarget("https://eu.models.example/v1/chat/completions", ORIGINS);
-  upstreamHeaders(CALLER.headers, { authorization: "Bearer upstream-key" });
-  const back = responseHeaders(UPSTREAM, "req-1");
-  grantResponse(back, "https://app.acme.example");
-}
+/** Each part of the plane's per-request work, alone (the `pure` kind runs them all). */
+const PARTS: Record<string, () => void> = {
+  identity() {
+    const view = identityHeaders(CALLER.headers);
+    if (view.get("authorization") === null || view.get("cookie") !== null) throw new Error("identity view is wrong");
+  },
+  segment() {
+    // The gateway passes Hono's already parsed path (c.req.path).
+    if (segmentRefusal("/v1/chat/completions", "user", DEFAULT_SEGMENTS)) throw new Error("segment refused");
+  },
+  origin() {
+    if (originRefusal(CALLER, CORS_ORIGINS)) throw new Error("origin refused");
+  },
+  egress() {
+    egressTarget("https://eu.models.example/v1/chat/completions", ORIGINS);
+  },
+  upstream() {
+    upstreamHeaders(CALLER.headers, { authorization: "Bearer upstream-key" });
+  },
+  response() {
+    grantResponse(responseHeaders(UPSTREAM, "req-1"), "https://app.acme.example");
+  },
+};
+const ALL = Object.values(PARTS);
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
@@ -59,8 +74,11 @@ export default {
     if (url.pathname !== "/run") return new Response("not found", { status: 404 });
     const n = Number(url.searchParams.get("n") ?? "0");
     const kind = url.searchParams.get("kind");
+    const part = kind === null ? undefined : PARTS[kind];
     if (kind === "pure") {
-      for (let i = 0; i < n; i++) networkPlane();
+      for (let i = 0; i < n; i++) for (const step of ALL) step();
+    } else if (part) {
+      for (let i = 0; i < n; i++) part();
     } else if (kind === "limiter") {
       const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("bench")) as unknown as Pick<RateLimiter, "admit">;
       for (let i = 0; i < n; i++) {

@@ -26,6 +26,12 @@ const KINDS: ReadonlyArray<{ kind: string; what: string; perBatch: number }> = [
     what: "identity header view, route segment, CORS origin check + grant, egress allowlist check, upstream and response header allowlists",
     perBatch: 2000,
   },
+  { kind: "identity", what: "part: the identity plane's view of the headers (credential headers only)", perBatch: 2000 },
+  { kind: "segment", what: "part: route segment of the path for the principal kind", perBatch: 2000 },
+  { kind: "origin", what: "part: CORS origin check of a cross-origin request", perBatch: 2000 },
+  { kind: "egress", what: "part: egress allowlist check of the upstream URL", perBatch: 2000 },
+  { kind: "upstream", what: "part: upstream request headers from the allowlist", perBatch: 2000 },
+  { kind: "response", what: "part: response headers from the allowlist, CORS grant", perBatch: 2000 },
   { kind: "limiter", what: "one RateLimiter admission (Durable Object RPC round trip, principal + tenant buckets and budgets)", perBatch: 200 },
 ];
 

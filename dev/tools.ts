@@ -100,7 +100,8 @@ function run(tool: string, args: Record<string, unknown>, argsSha256: string, re
 export async function startMockTools(options: MockToolsOptions): Promise<RunningMockTools> {
   const host = options.host ?? "127.0.0.1";
   const gatewayOrigin = options.gatewayOrigin ?? GATEWAY_ORIGIN;
-  const gatewayKeys = options.keys ?? createRemoteJWKSet(new URL("/.well-known/jwks.json", gatewayOrigin));
+  // A generous fetch time-out: the gateway under `wrangler dev` on a loaded machine can be slow to answer.
+  const gatewayKeys = options.keys ?? createRemoteJWKSet(new URL("/.well-known/jwks.json", gatewayOrigin), { timeoutDuration: 15_000 });
   let testKeys: JWTVerifyGetKey | undefined;
   const keys: JWTVerifyGetKey = async (header, token) => {
     try {

@@ -172,7 +172,7 @@ async function admitCaller(c: Context<AppEnv>, deps: PipelineDeps, config: Gatew
   };
   const network = networkPlan(config.registry).tenants.get(principal.tenant);
   if (!network) throw await refused(new GatewayError("forbidden", "the principal's tenant is not configured"), principal);
-  const early = segmentRefusal(new URL(c.req.url).pathname, principal.kind, network.segments) ?? originRefusal(c.req.raw, network.corsOrigins);
+  const early = segmentRefusal(c.req.path, principal.kind, network.segments) ?? originRefusal(c.req.raw, network.corsOrigins);
   if (early) throw await refused(early, principal);
   const [assessed, admitted] = await Promise.allSettled([assessCaller(c, deps, config, principal), admit(c.env.RATE_LIMITER, principal, network.limits)]);
   if (assessed.status === "rejected") throw assessed.reason;

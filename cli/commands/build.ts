@@ -18,6 +18,9 @@ and the Node and wrangler versions. \`verity build verify\` checks a build again
 
   --out-dir <dir>   default: dist/
 
+Refuses (exit 1) a wrangler.toml that sets VERITY_LOCAL_DEV: that setting lets the registry name
+loopback destinations and belongs to the local stack only.
+
 Needs git (the source commit). Exit 0 after writing both; 1 if the build fails.`;
 
 function git(args: string[]): string {
@@ -34,6 +37,10 @@ export const buildWorker: Command = {
     const workerDir = join(outDir, WORKER_DIR);
     const startedOn = new Date().toISOString();
     try {
+      // The local-development switch (loopback destinations, worker/network/addresses.ts) must never ship.
+      if (/VERITY_LOCAL_DEV/.test(readFileSync(join(REPO_ROOT, "wrangler.toml"), "utf8"))) {
+        throw new Error("wrangler.toml sets VERITY_LOCAL_DEV, which only the local stack may carry; remove it before building for deployment");
+      }
       const commit = git(["rev-parse", "HEAD"]);
       const dirty = git(["status", "--porcelain"]) !== "";
       rmSync(workerDir, { recursive: true, force: true });

@@ -71,7 +71,7 @@ describe("a tool invoked through the gateway, with a delegated token the tool ch
 
     // A tool owner's own check in Node, with the exported verifier and the gateway's JWKS.
     const claims = await verifyDelegatedToken(call!.token!, {
-      keys: createRemoteJWKSet(new URL("/.well-known/jwks.json", GATEWAY_ORIGIN)),
+      keys: createRemoteJWKSet(new URL("/.well-known/jwks.json", GATEWAY_ORIGIN), { timeoutDuration: 15_000 }),
       issuer: DEFAULT_GATEWAY_ISSUER,
       audience: "urn:verity:tool:search_documents",
       tool: "search_documents",

@@ -19,7 +19,7 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
  * `Authorization: Bearer|DPoP <token68>`; tokens in the query or body are not accepted, and a request
  * with both an Authorization token and an Access assertion is ambiguous and refused.
  */
-export function presentedToken(headers: Headers): PresentedToken | undefined {
+export function presentedToken(headers: Pick<Headers, "get">): PresentedToken | undefined {
   const authorization = headers.get("authorization");
   const assertion = headers.get(ACCESS_ASSERTION_HEADER);
   if (authorization !== null && assertion !== null) {

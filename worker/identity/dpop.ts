@@ -106,7 +106,7 @@ function invalid(message: string, cause?: unknown): GatewayError {
  * form (RFC 9449 §4.3 steps 1–2); `Headers` joins repeated fields with ", ", and a compact JWS never
  * contains a comma, so a comma means several proofs.
  */
-export function dpopProof(headers: Headers): string | undefined {
+export function dpopProof(headers: Pick<Headers, "get">): string | undefined {
   const value = headers.get("dpop");
   if (value === null) return undefined;
   if (value.includes(",")) {

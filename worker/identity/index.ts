@@ -32,7 +32,8 @@ export interface IdentityOptions {
 
 /** The parts of the HTTP request the identity plane reads. */
 export interface IdentityRequest {
-  headers: Headers;
+  /** Only `get` is needed: the gateway passes the credential headers alone (worker/network/headers.ts). */
+  headers: Pick<Headers, "get">;
   method: string;
   /** The URL the caller used (a DPoP proof names it). */
   url: string;

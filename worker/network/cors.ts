@@ -38,7 +38,9 @@ const PREFLIGHT_MAX_AGE_S = "600";
 export function crossOrigin(request: Request): string | undefined {
   const origin = request.headers.get("origin");
   if (origin === null || origin === "null") return origin ?? undefined;
-  return origin === new URL(request.url).origin ? undefined : origin;
+  // Same origin: the request URL starts with it (the URL is canonical, so no parse is needed).
+  const url = request.url;
+  return url.startsWith(origin) && (url.length === origin.length || url[origin.length] === "/") ? undefined : origin;
 }
 
 export function isPreflight(request: Request): boolean {

@@ -17,13 +17,31 @@
 /** The credential headers identity (worker/identity) reads; nothing else of the request's headers. */
 const IDENTITY_HEADERS = ["authorization", "dpop", "cf-access-jwt-assertion"] as const;
 
-export function identityHeaders(caller: Headers): Headers {
-  const headers = new Headers();
-  for (const name of IDENTITY_HEADERS) {
-    const value = caller.get(name);
-    if (value !== null) headers.set(name, value);
+/**
+ * The allowlisted headers of `from` plus `extra`, built as a plain record and handed to `Headers`
+ * once: every `Headers` call crosses into the runtime, so one construction beats a `set` per name.
+ */
+function pick(from: Headers, names: readonly string[], extra: Record<string, string>): Headers {
+  const record: Record<string, string> = {};
+  for (const name of names) {
+    const value = from.get(name);
+    if (value !== null) record[name] = value;
   }
-  return headers;
+  return new Headers(Object.assign(record, extra));
+}
+
+const IDENTITY_HEADER_SET: ReadonlySet<string> = new Set(IDENTITY_HEADERS);
+
+/**
+ * The request's headers as identity may read them: the credential headers and nothing else (any
+ * other name reads as absent). A view, not a copy: nothing is built per request.
+ */
+export function identityHeaders(caller: Headers): Pick<Headers, "get"> {
+  return {
+    get(name: string): string | null {
+      return IDENTITY_HEADER_SET.has(name.toLowerCase()) ? caller.get(name) : null;
+    },
+  };
 }
 
 /** Caller headers a provider needs to interpret the request (versions and beta flags), nothing else. */
@@ -31,20 +49,9 @@ const FORWARDED_REQUEST_HEADERS = ["anthropic-version", "anthropic-beta", "opena
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "cache-control", "openai-processing-ms"] as const;
 
 export function upstreamHeaders(caller: Headers, credentials: Record<string, string>): Headers {
-  const headers = new Headers({ "content-type": "application/json", accept: "application/json, text/event-stream" });
-  for (const name of FORWARDED_REQUEST_HEADERS) {
-    const value = caller.get(name);
-    if (value !== null) headers.set(name, value);
-  }
-  for (const [name, value] of Object.entries(credentials)) headers.set(name, value);
-  return headers;
+  return pick(caller, FORWARDED_REQUEST_HEADERS, { "content-type": "application/json", accept: "application/json, text/event-stream", ...credentials });
 }
 
 export function responseHeaders(upstream: Headers, requestId: string): Headers {
-  const headers = new Headers({ "x-request-id": requestId });
-  for (const name of FORWARDED_RESPONSE_HEADERS) {
-    const value = upstream.get(name);
-    if (value !== null) headers.set(name, value);
-  }
-  return headers;
+  return pick(upstream, FORWARDED_RESPONSE_HEADERS, { "x-request-id": requestId });
 }

@@ -16,7 +16,7 @@ import { authorizeOpenAiReply, openaiToolCalls } from "../tools/proposals-openai
 import { ProposalError, refusalHeader, type ToolCallGate } from "../tools/proposals.ts";
 import { checkClaim, claimOf, createStreamPinGuard, pinRefusal, type ModelPin, type PinViolation } from "./model-pin.ts";
 import { filterWholeReply, replyTextInspector, type ReplyFilterFactory } from "./reply-text.ts";
-import { createInspectorChain, createSseParser, MalformedEventError, serialise, type EventInspector, type StreamStop } from "./sse.ts";
+import { createInspectorChain, createSseParser, MalformedEventError, serialise, type EventInspector, type InspectStep, type SseEvent, type StreamStop } from "./sse.ts";
 import type { UsageReport, WireProvider } from "./types.ts";
 import { isRecord } from "./validate.ts";
 
@@ -187,17 +187,29 @@ function relayStream(provider: WireProvider, upstream: Response, options: RelayO
   // Events go to the caller as soon as the inspectors release them. A caller that goes away cancels
   // the readable side, and the pipe cancels the upstream body, which closes the upstream connection.
   const inspect = new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
+    transform(chunk, controller) {
       if (finished) return;
       bytes += chunk.byteLength;
+      let events: SseEvent[];
+      let step: InspectStep | Promise<InspectStep>;
       try {
-        const events = parser.push(chunk);
+        events = parser.push(chunk);
         if (events.length === 0) return;
-        const step = await chain.push(events);
-        forward(controller, step.events.map(serialise).join(""), step.stop);
+        step = chain.push(events);
       } catch (error) {
-        forward(controller, "", stopFor(error));
+        return forward(controller, "", stopFor(error));
       }
+      const send = (done: InspectStep) => {
+        // Nothing changed and the chunk held exactly these events: it goes out as it came.
+        if (!done.stop && parser.aligned() && done.events.length === events.length && done.events.every((e, i) => e === events[i])) {
+          controller.enqueue(chunk);
+          return;
+        }
+        forward(controller, done.events.map(serialise).join(""), done.stop);
+      };
+      // Most chunks are inspected synchronously; only a tool call's decision makes the stream wait.
+      if (!(step instanceof Promise)) return send(step);
+      return step.then(send, (error: unknown) => forward(controller, "", stopFor(error)));
     },
     async flush(controller) {
       if (finished) return;

@@ -72,6 +72,8 @@ export class MalformedEventError extends Error {
 export function createSseParser() {
   const decoder = new TextDecoder();
   let buffer = "";
+  /** The last chunk held exactly whole events (nothing before it, nothing left after it, no CR). */
+  let aligned = false;
 
   function parseBlock(block: string): SseEvent | undefined {
     let name: string | undefined;
@@ -100,9 +102,11 @@ export function createSseParser() {
   }
 
   function cut(text: string, final: boolean): SseEvent[] {
+    aligned = buffer === "";
     // Line ends may be CRLF or CR (WHATWG SSE); a CR at the very end may be half of a CRLF.
     let pending = buffer + text;
     if (pending.includes("\r")) {
+      aligned = false;
       const trailingCr = !final && pending.endsWith("\r");
       pending = (trailingCr ? pending.slice(0, -1) : pending).replace(/\r\n?/g, "\n") + (trailingCr ? "\r" : "");
     }
@@ -115,6 +119,7 @@ export function createSseParser() {
       start = end + 2;
     }
     buffer = pending.slice(start);
+    aligned &&= buffer === "";
     if (buffer.length > MAX_EVENT_CHARS) throw new MalformedEventError("an event exceeds the size limit");
     if (final && buffer.trim() !== "") {
       // The upstream ended without the blank line after its last event: that event is still whole.
@@ -134,33 +139,61 @@ export function createSseParser() {
     end(): SseEvent[] {
       return cut(decoder.decode(), true);
     },
+    /**
+     * Whether the last chunk pushed was exactly its events' original text: when the inspectors pass
+     * those same events on unchanged, the chunk itself can go out, without serialising anything.
+     */
+    aligned(): boolean {
+      return aligned;
+    },
   };
 }
 
+type MaybeStep = InspectStep | Promise<InspectStep>;
+
 /**
  * Runs events through inspectors in order: what one passes on is what the next one sees. A stop
- * still passes the events its inspector released through the inspectors after it.
+ * still passes the events its inspector released through the inspectors after it. Synchronous as
+ * long as every inspector answers synchronously (most events: no promise, no extra microtask); only
+ * an inspector that must wait (a tool call's decision being committed) makes the step a promise.
  */
 export function createInspectorChain(inspectors: readonly EventInspector[]) {
-  async function from(index: number, events: SseEvent[]): Promise<InspectStep> {
+  function from(index: number, events: SseEvent[]): MaybeStep {
     let current = events;
     for (let i = index; i < inspectors.length; i++) {
       const next: SseEvent[] = [];
-      for (const event of current) {
-        const step = await inspectors[i]!.push(event);
+      for (let k = 0; k < current.length; k++) {
+        const step = inspectors[i]!.push(current[k]!);
+        if (step instanceof Promise) return step.then((resolved) => resume(i, next, resolved, current.slice(k + 1)));
         next.push(...step.events);
-        if (step.stop) {
-          const rest = await from(i + 1, next);
-          return { events: rest.events, stop: rest.stop ?? step.stop };
-        }
+        if (step.stop) return stopAfter(i, next, step.stop);
       }
       current = next;
     }
     return { events: current };
   }
 
+  /** Inspector `i` answered late: take its step, feed it the `rest` of its events, then go on. */
+  async function resume(i: number, next: SseEvent[], step: InspectStep, rest: SseEvent[]): Promise<InspectStep> {
+    next.push(...step.events);
+    if (step.stop) return stopAfter(i, next, step.stop);
+    for (const event of rest) {
+      const later = await inspectors[i]!.push(event);
+      next.push(...later.events);
+      if (later.stop) return stopAfter(i, next, later.stop);
+    }
+    return from(i + 1, next);
+  }
+
+  /** Inspector `i` stopped: what it released still passes the inspectors after it. */
+  function stopAfter(i: number, released: SseEvent[], stop: StreamStop): MaybeStep {
+    const rest = from(i + 1, released);
+    const withStop = (step: InspectStep): InspectStep => ({ events: step.events, stop: step.stop ?? stop });
+    return rest instanceof Promise ? rest.then(withStop) : withStop(rest);
+  }
+
   return {
-    push(events: SseEvent[]): Promise<InspectStep> {
+    push(events: SseEvent[]): MaybeStep {
       return from(0, events);
     },
     /** Ends each inspector in order, passing what it releases through the ones after it. */

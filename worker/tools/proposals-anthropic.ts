@@ -63,7 +63,14 @@ export function anthropicToolCalls(gate: ToolCallGate): EventInspector {
     return { events };
   }
 
-  async function push(event: SseEvent): Promise<InspectStep> {
+  /** The stop reason says `end_turn` once no call remains. */
+  function adjustStop(event: SseEvent, data: Record<string, unknown>, delta: Record<string, unknown>): SseEvent {
+    const reason = finishReasonAfter(delta.stop_reason, "tool_use", "end_turn", tally);
+    return reason === delta.stop_reason ? event : sseEvent({ ...data, delta: { ...delta, stop_reason: reason } }, event.name);
+  }
+
+  /** Synchronous except where a call must be decided (its block ended, or the message did). */
+  function push(event: SseEvent): InspectStep | Promise<InspectStep> {
     const data = event.data;
     if (!data) return { events: [event] };
     const index = data.index;
@@ -80,18 +87,11 @@ export function anthropicToolCalls(gate: ToolCallGate): EventInspector {
       block.assembly.add({ arguments: delta?.type === "input_json_delta" ? delta.partial_json : undefined }, event);
       return { events: [] };
     }
-    if (data.type === "message_delta" && isRecord(data.delta)) {
-      const decided = await decideOpen();
-      if (decided.stop) return decided;
-      const reason = finishReasonAfter(data.delta.stop_reason, "tool_use", "end_turn", tally);
-      const changed = reason === data.delta.stop_reason ? event : sseEvent({ ...data, delta: { ...data.delta, stop_reason: reason } }, event.name);
-      return { events: [...decided.events, changed] };
-    }
-    if (data.type === "message_stop") {
-      const decided = await decideOpen();
-      return decided.stop ? decided : { events: [...decided.events, event] };
-    }
-    return { events: [event] };
+    const ending = data.type === "message_delta" || data.type === "message_stop";
+    if (!ending) return { events: [event] };
+    const delta = data.type === "message_delta" && isRecord(data.delta) ? data.delta : undefined;
+    if (open.size === 0) return { events: [delta ? adjustStop(event, data, delta) : event] };
+    return decideOpen().then((decided) => (decided.stop ? decided : { events: [...decided.events, delta ? adjustStop(event, data, delta) : event] }));
   }
 
   return { push, end: decideOpen };

@@ -84,14 +84,46 @@ export function openaiToolCalls(gate: ToolCallGate): EventInspector {
     return { events };
   }
 
-  async function push(event: SseEvent): Promise<InspectStep> {
+  /** Whether a chunk touches tool calls at all: a fragment, or the finish of a choice that has calls. */
+  function touchesCalls(list: unknown[]): boolean {
+    return list.some(
+      (choice, position) =>
+        isRecord(choice) &&
+        ((isRecord(choice.delta) && Array.isArray(choice.delta.tool_calls)) ||
+          (choice.finish_reason !== null && choice.finish_reason !== undefined && choices.has(typeof choice.index === "number" ? choice.index : position))),
+    );
+  }
+
+  /**
+   * A chunk that is one more fragment of the call being assembled (the common case) is held at once;
+   * undefined when the chunk needs the full treatment.
+   */
+  function holdFragment(event: SseEvent, data: Record<string, unknown>, list: unknown[]): InspectStep | undefined {
+    const choice = list[0];
+    if (list.length !== 1 || !isRecord(choice) || !isRecord(choice.delta) || !Array.isArray(choice.delta.tool_calls)) return undefined;
+    const [fragment] = choice.delta.tool_calls;
+    if (!isRecord(fragment) || !onlyOneFragment(data, choice, choice.delta, choice.delta.tool_calls)) return undefined;
+    const index = typeof choice.index === "number" ? choice.index : 0;
+    const calls = choiceCalls(index);
+    if (calls.sequence.completes(Number(fragment.index))) return undefined;
+    const fn = isRecord(fragment.function) ? fragment.function : {};
+    calls.sequence.add(Number(fragment.index), { id: fragment.id, name: fn.name, arguments: fn.arguments }, { event, fragment });
+    return { events: [] };
+  }
+
+  /** Synchronous except where a call must be decided (the next call began, the choice finished, the stream ended). */
+  function push(event: SseEvent): InspectStep | Promise<InspectStep> {
     if (event.done) {
-      const step = await finishAll();
-      return step.stop ? step : { events: [...step.events, event] };
+      if (![...choices.values()].some((calls) => calls.sequence.open)) return { events: [event] };
+      return finishAll().then((step) => (step.stop ? step : { events: [...step.events, event] }));
     }
     const data = event.data;
     const list = data?.choices;
-    if (!data || !Array.isArray(list)) return { events: [event] };
+    if (!data || !Array.isArray(list) || !touchesCalls(list)) return { events: [event] };
+    return holdFragment(event, data, list) ?? inspectCalls(event, data, list);
+  }
+
+  async function inspectCalls(event: SseEvent, data: Record<string, unknown>, list: unknown[]): Promise<InspectStep> {
     const out: SseEvent[] = [];
     let rest: unknown[] | undefined;
     let whole = false;

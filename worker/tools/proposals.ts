@@ -99,6 +99,16 @@ export class CallSequence<T> {
     return completed;
   }
 
+  /** Whether a fragment of call `index` would complete the open call (a later index begins). */
+  completes(index: number): boolean {
+    return this.current !== undefined && index > this.lastIndex;
+  }
+
+  /** Whether a call is being assembled. */
+  get open(): boolean {
+    return this.current !== undefined;
+  }
+
   /** The call still open (the choice finished, or the stream ended). */
   finish(): CallAssembly<T> | undefined {
     const open = this.current;

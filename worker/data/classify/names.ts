@@ -11,13 +11,22 @@ import { type Emit, report, type Rule, scan } from "./scan.ts";
 const PERSON: Rule = { type: "PERSON", category: "pii", level: 1, score: 0.6 };
 const LOCATION: Rule = { type: "LOCATION", category: "pii", level: 1, score: 0.5 };
 
-const NAME = "[A-Z][a-z'’-]{1,24}";
-const TITLED = new RegExp(`(?<![A-Za-z])(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra)\\.? (${NAME}(?: ${NAME}){0,2})`, "g");
-const INTRODUCED = new RegExp(`(?<![A-Za-z])(?:[Mm]y name is|[Mm]y name's|I am called|[Ss]igned,?|[Rr]egards,?\\n?|[Ss]incerely,?\\n?) ?(${NAME}(?: ${NAME}){0,2})`, "g");
-// Two or three capitalised words; the first is checked against the gazetteer.
-const CAPITALISED_PAIR = new RegExp(`(?<![A-Za-z])(${NAME}) (${NAME}(?:-${NAME})?)`, "g");
+// One to three capitalised words; what stands before them decides whether they are a name or a place.
+const CAPITALISED = /[A-Z][a-z'’-]{1,24}(?: [A-Z][a-z'’-]{1,24}){0,2}/g;
+const TITLES = new Set(["Mr", "Mrs", "Ms", "Mx", "Miss", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Mme", "Mlle", "Sr", "Sra"]);
+// The phrases below are tried only when the word before the capitalised words is one of these.
+const CUE_WORDS = new Set(["mr", "mrs", "ms", "mx", "miss", "dr", "prof", "sir", "dame", "herr", "frau", "mme", "mlle", "sr", "sra", "is", "called", "signed", "regards", "sincerely", "in", "to", "address"]);
+const TITLE_BEFORE = /(?:^|[^A-Za-z])(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra)\.? $/;
+const INTRO_BEFORE = /(?:my name is|my name's|i am called|signed,?|regards,?|sincerely,?) ?\n?$/i;
+const PLACE_BEFORE = /(?:lives? in|living in|born in|resides? in|moved to|based in|located in|address:?) $/i;
+const HOUSE_NUMBER = /^[0-9]{1,5}[a-z]?$/;
+const CUE_CHAR = /[A-Za-z0-9']/;
+/** How far back the phrases are read ("my name is " is the longest). */
+const LOOK_BEHIND = 24;
+
 /** Street suffixes (USPS Publication 28, common ones, and British usage). */
-const STREET_SUFFIXES = (
+const STREET_SUFFIXES = new Set(
+  (
   "Street St Avenue Ave Road Rd Boulevard Blvd Lane Ln Drive Dr Way Court Ct Place Pl Square Sq Close Terrace Crescent " +
   "Highway Hwy Parkway Pkwy Circle Cir Trail Trl Loop Plaza Path Pike Row Run Walk Alley Bridge Crossing Creek Grove Heights " +
   "Hill Hills Junction Junctions Meadow Meadows Park Plains Point Port Ridge Spring Springs Station Summit Valley View Views " +
@@ -25,10 +34,8 @@ const STREET_SUFFIXES = (
   "Expressway Freeway Fork Forks Falls Ford Fort Ferry Estates Extension Dale Corner Corners Cove Cliff Cliffs Center Common " +
   "Commons Bypass Brook Brooks Branch Bluff Bend Beach Haven Hollow Isle Key Knoll Lake Lakes Lodge Mall Mount Mountain " +
   "Orchard Oval Pine Pines Prairie Rapids Rest Route Spur Trace Track Tunnel Via Well Wells Gateway Mews Parade Grange"
-).split(" ");
-const STREET_ADDRESS = new RegExp(`(?<![A-Za-z0-9])[0-9]{1,5}[A-Za-z]? (?:${NAME} ){1,3}(?:${STREET_SUFFIXES.join("|")})\\b\\.?`, "g");
-const RESIDES = new RegExp(`(?<![A-Za-z])(?:[Ll]ives? in|[Ll]iving in|[Bb]orn in|[Rr]esides? in|[Mm]oved to|[Bb]ased in|[Ll]ocated in|[Aa]ddress:?) (${NAME}(?: ${NAME}){0,2})`, "g");
-
+).split(" "),
+);
 /** Common given names (a few hundred would do better; this is a floor, not a model). */
 const FIRST_NAMES = new Set(
   (
@@ -47,22 +54,34 @@ const FIRST_NAMES = new Set(
   ).split(" "),
 );
 
+/** The word right before `at` (past one space, newline, "." or ","), lower case. */
+function wordBefore(text: string, at: number): { word: string; start: number } {
+  let end = at - 1;
+  while (end >= 0 && end > at - 4 && (text[end] === " " || text[end] === "\n" || text[end] === "." || text[end] === ",")) end--;
+  let start = end;
+  while (start >= 0 && end - start < 12 && CUE_CHAR.test(text[start]!)) start--;
+  return { word: text.slice(start + 1, end + 1).toLowerCase(), start: start + 1 };
+}
+
+/** One scan of capitalised words for every rule: the cost is one pass plus a look back per match. */
 export function scanNames(text: string, emit: Emit): void {
-  const named = (m: RegExpExecArray) => {
-    const name = m[1]!;
-    const start = m.index + m[0].length - name.length;
-    report(text, start, start + name.length, PERSON, emit);
-  };
-  scan(text, TITLED, named);
-  scan(text, INTRODUCED, named);
-  scan(text, CAPITALISED_PAIR, (m) => {
-    if (!FIRST_NAMES.has(m[1]!)) return m.index + m[1]!.length + 1; // the surname may start the next pair
-    report(text, m.index, m.index + m[0].length, PERSON, emit, 0.45);
-  });
-  scan(text, STREET_ADDRESS, (m) => report(text, m.index, m.index + m[0].length, LOCATION, emit, 0.6));
-  scan(text, RESIDES, (m) => {
-    const place = m[1]!;
-    const start = m.index + m[0].length - place.length;
-    report(text, start, start + place.length, LOCATION, emit, 0.45);
+  scan(text, CAPITALISED, (m) => {
+    const start = m.index;
+    const end = start + m[0].length;
+    if (start > 0 && CUE_CHAR.test(text[start - 1]!)) return;
+    const words = m[0].split(" ");
+    // "Mr Smith": the title is part of the run of capitalised words.
+    if (TITLES.has(words[0]!) && words.length > 1) return report(text, start + words[0]!.length + 1, end, PERSON, emit);
+    const cue = wordBefore(text, start);
+    if (HOUSE_NUMBER.test(cue.word) && text[start - 1] === " " && STREET_SUFFIXES.has(words.at(-1)!)) {
+      const houseStart = cue.start;
+      if (houseStart === 0 || !CUE_CHAR.test(text[houseStart - 1]!)) return report(text, houseStart, end, LOCATION, emit, 0.6);
+    }
+    if (CUE_WORDS.has(cue.word)) {
+      const before = text.slice(Math.max(0, start - LOOK_BEHIND), start);
+      if (TITLE_BEFORE.test(before) || INTRO_BEFORE.test(before)) return report(text, start, end, PERSON, emit);
+      if (PLACE_BEFORE.test(before)) return report(text, start, end, LOCATION, emit, 0.45);
+    }
+    if (words.length >= 2 && FIRST_NAMES.has(words[0]!)) report(text, start, end, PERSON, emit, 0.45);
   });
 }
