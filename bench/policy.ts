@@ -231,8 +231,8 @@ export function runPolicyBench(iterations = Number(process.env.POLICY_BENCH_N ??
   return lines.join("\n");
 }
 
-/** Hand-written notes below this heading in POLICY.md (earlier runs, for comparison) are kept. */
-const KEPT = "\n## Earlier runs";
+/** Hand-written notes from this heading on in POLICY.md (reading the figures, earlier runs) are kept. */
+const KEPT = "\n## Notes";
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const report = runPolicyBench();

@@ -16,9 +16,14 @@
 import { DEV_SIGNING_JWK, publicJwk } from "../dev/signing/sign-bundle.ts";
 import type { Principal, RequestState } from "../worker/context.ts";
 import { LOCAL_DEV_LOOPBACK } from "../worker/network/index.ts";
+import type { RequestEnvironment } from "../worker/policy/index.ts";
+import { createStreamPinGuard } from "../worker/providers/model-pin.ts";
 import { openai } from "../worker/providers/openai.ts";
 import { relayReply, type RelayOptions } from "../worker/providers/relay.ts";
+import { createInspectorChain, createSseParser, serialise } from "../worker/providers/sse.ts";
+import { openaiToolCalls } from "../worker/tools/proposals-openai.ts";
 import { createProposalGate } from "../worker/tools/proposals-gate.ts";
+import type { ToolCallGate } from "../worker/tools/proposals.ts";
 import type { AuditRecord, AuditSink } from "../worker/verify/index.ts";
 import { BUNDLE_KEY } from "../worker/workload/bundle-format.ts";
 import { createConfigSource, type GatewayConfig } from "../worker/workload/index.ts";
@@ -72,49 +77,56 @@ function upstream(): Response {
   return new Response(body, { headers: { "content-type": "text/event-stream" } });
 }
 
-async function relayOne(w: World, authorize: boolean): Promise<void> {
-  const state: RequestState = { requestId: "bench", format: "openai", receivedAt: Date.now(), principal: ALICE };
+const ENVIRONMENT: RequestEnvironment = {
+  authn: { method: "oidc", mfa: false, acr: "urn:verity:acr:pwd", binding: "none", authAge: 60 },
+  risk: "low",
+  geo: { country: "DE", continent: "EU" },
+};
+const PIN = { backendId: "eu-public", requested: "gpt-4o-mini", models: ["gpt-4o-mini"] };
+
+/** The pipeline's gate for alice, committing to an in-memory sink that keeps only the latest records. */
+function gateFor(w: World): ToolCallGate {
   const sink: AuditSink = {
     async commit(record) {
-      // Bounded: the benchmark keeps only the latest records.
       if (w.records.push(record) > 64) w.records.length = 0;
       return { index: w.records.length - 1, leafHash: "", treeSize: w.records.length, rootHash: "" };
     },
   };
-  const options: RelayOptions = {
-    stream: true,
-    requestId: state.requestId,
-    timeoutMs: 10_000,
-    pin: { backendId: "eu-public", requested: "gpt-4o-mini", models: ["gpt-4o-mini"] },
-    done: () => undefined,
-    ...(authorize
-      ? {
-          toolCalls: createProposalGate({
-            config: w.config,
-            principal: ALICE,
-            environment: { authn: { method: "oidc", mfa: false, acr: "urn:verity:acr:pwd", binding: "none", authAge: 60 }, risk: "low", geo: { country: "DE", continent: "EU" } },
-            state,
-            sink,
-            offered: ["search_documents"],
-          }),
-        }
-      : {}),
-  };
-  const text = await (await relayReply(openai, upstream(), options)).text();
-  if (!text.includes("search_documents")) throw new Error("the tool call did not go through");
+  const state: RequestState = { requestId: "bench", format: "openai", receivedAt: Date.now(), principal: ALICE };
+  return createProposalGate({ config: w.config, principal: ALICE, environment: ENVIRONMENT, state, sink, offered: ["search_documents"] });
 }
 
-import { relayReply as legacyRelay } from "./_h5tmp/relay.ts";
-async function legacyOne(): Promise<void> {
-  const text = await (await legacyRelay(openai, upstream(), { stream: true, requestId: "b", timeoutMs: 10000, pin: { backendId: "eu-public", requested: "gpt-4o-mini", models: ["gpt-4o-mini"] }, done: () => undefined })).text();
-  if (!text.includes("search_documents")) throw new Error("x");
+function checkThrough(text: string): void {
+  if (!text.includes('"name":"search_documents"')) throw new Error("the tool call did not go through");
 }
+
+async function relayOne(w: World, authorize: boolean): Promise<void> {
+  const options: RelayOptions = { stream: true, requestId: "bench", timeoutMs: 10_000, pin: PIN, done: () => undefined, ...(authorize ? { toolCalls: gateFor(w) } : {}) };
+  checkThrough(await (await relayReply(openai, upstream(), options)).text());
+}
+
+/** The relay's event-level work (parse, pin guard, tool-call inspector, serialise) without the stream plumbing. */
+async function inspectOne(w: World, authorize: boolean): Promise<void> {
+  const parser = createSseParser();
+  const chain = createInspectorChain([createStreamPinGuard("openai", PIN), ...(authorize ? [openaiToolCalls(gateFor(w))] : [])]);
+  let out = "";
+  for (const bytes of BYTES) out += (await chain.push(parser.push(bytes))).events.map(serialise).join("");
+  checkThrough(out + (await chain.end()).events.map(serialise).join(""));
+}
+
 const KINDS: Record<string, (w: World) => Promise<void>> = {
-  legacy: () => legacyOne(),
   /** The streamed reply relayed with event-level inspection (model pin, usage), tool calls unchecked. */
   plain: (w) => relayOne(w, false),
   /** The same reply with its tool call held back, authorized, its decision committed, then released. */
   authorized: (w) => relayOne(w, true),
+  /** The event-level work alone (parse, pin guard, tool-call inspector), without the stream plumbing. */
+  "inspect-plain": (w) => inspectOne(w, false),
+  "inspect-authorized": (w) => inspectOne(w, true),
+  /** The gate alone for the assembled call: authorizeToolCall, the decision record, the commit. */
+  decide: async (w) => {
+    const ruling = await gateFor(w).decide({ id: "call_bench", name: "search_documents", arguments: ARGUMENTS });
+    if (!ruling.allowed) throw new Error("the call was refused");
+  },
 };
 
 export default {

@@ -27,13 +27,14 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import seededServers from "../kv-seeds/mcp-servers.json" with { type: "json" };
 import seededTools from "../kv-seeds/tools.json" with { type: "json" };
 import { DEFAULT_GATEWAY_ISSUER } from "../worker/tools/delegated-token-claims.ts";
 import { DelegatedTokenError, memoryReplayStore, verifyDelegatedToken } from "../worker/tools/verify-delegated-token.ts";
 import { GATEWAY_ORIGIN, MCP_SERVER_ORIGIN } from "./config.ts";
+import { trustedGatewayKeys } from "./lib/gateway-keys.ts";
 import { closeServer, isEntryPoint, listen } from "./lib/http-server.ts";
 
 /** The seeded server this process plays (kv-seeds/mcp-servers.json). */
@@ -140,16 +141,7 @@ function expectationsFor(method: string | undefined, message: Record<string, unk
 
 export async function startDevMcpServer(options: DevMcpServerOptions): Promise<RunningDevMcpServer> {
   const host = options.host ?? "127.0.0.1";
-  const gatewayKeys = options.keys ?? createRemoteJWKSet(new URL("/.well-known/jwks.json", options.gatewayOrigin ?? GATEWAY_ORIGIN));
-  let testKeys: JWTVerifyGetKey | undefined;
-  const keys: JWTVerifyGetKey = async (header, token) => {
-    try {
-      return await gatewayKeys(header, token);
-    } catch (error) {
-      if (testKeys === undefined || !(error instanceof joseErrors.JOSEError)) throw error;
-      return testKeys(header, token);
-    }
-  };
+  const { keys, trust } = trustedGatewayKeys(options.keys ?? createRemoteJWKSet(new URL("/.well-known/jwks.json", options.gatewayOrigin ?? GATEWAY_ORIGIN)));
   const issuer = options.issuer ?? DEFAULT_GATEWAY_ISSUER;
   const replay = memoryReplayStore();
   const sessions = new Map<string, Session>();
@@ -223,7 +215,7 @@ export async function startDevMcpServer(options: DevMcpServerOptions): Promise<R
     if (path === "/__mock/trusted-keys" && request.method === "POST") {
       void readBody(request).then((body) => {
         try {
-          testKeys = createLocalJWKSet(JSON.parse(body ?? "") as JSONWebKeySet);
+          trust(JSON.parse(body ?? "") as JSONWebKeySet);
           response.writeHead(204).end();
         } catch {
           refuse(response, 400, "invalid_request", "a JWKS is required");

@@ -19,7 +19,8 @@
  * Run directly (`tsx dev/tools.ts`) it listens on TOOLS_ORIGIN's port.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import { trustedGatewayKeys } from "./lib/gateway-keys.ts";
 import seededTools from "../kv-seeds/tools.json" with { type: "json" };
 import { DEFAULT_GATEWAY_ISSUER } from "../worker/tools/delegated-token-claims.ts";
 import { DelegatedTokenError, memoryReplayStore, verifyDelegatedToken, type ReplayStore } from "../worker/tools/verify-delegated-token.ts";
@@ -102,15 +103,8 @@ export async function startMockTools(options: MockToolsOptions): Promise<Running
   const gatewayOrigin = options.gatewayOrigin ?? GATEWAY_ORIGIN;
   // A generous fetch time-out: the gateway under `wrangler dev` on a loaded machine can be slow to answer.
   const gatewayKeys = options.keys ?? createRemoteJWKSet(new URL("/.well-known/jwks.json", gatewayOrigin), { timeoutDuration: 15_000 });
-  let testKeys: JWTVerifyGetKey | undefined;
-  const keys: JWTVerifyGetKey = async (header, token) => {
-    try {
-      return await gatewayKeys(header, token);
-    } catch (error) {
-      if (testKeys === undefined || !(error instanceof joseErrors.JOSEError)) throw error;
-      return testKeys(header, token);
-    }
-  };
+  const trusted = trustedGatewayKeys(gatewayKeys);
+  const keys = trusted.keys;
   const issuer = options.issuer ?? DEFAULT_GATEWAY_ISSUER;
   const audiences = options.audiences ?? Object.fromEntries(seededTools.map((t) => [t.id, t.audience]));
   const now = options.now ?? Date.now;
@@ -131,7 +125,7 @@ export async function startMockTools(options: MockToolsOptions): Promise<Running
       void (async () => {
         const body = await readBody(request);
         try {
-          testKeys = createLocalJWKSet(JSON.parse(body ?? "") as JSONWebKeySet);
+          trusted.trust(JSON.parse(body ?? "") as JSONWebKeySet);
           send(response, 204, "", "text/plain");
         } catch {
           send(response, 400, { error: "invalid_request", message: "a JWKS is required" });

@@ -179,7 +179,9 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   const environment = requestEnvironment(principal, c.req.raw, state.receivedAt);
   const offer = cutOffer(config, principal, environment, asked);
   const request = offer.request;
-  const classification = classify(request.texts, c.req.header(LABEL_HEADER) ?? null);
+  // The tenant's own terms and patterns (registry tenants[].classifier) join the built-in detectors.
+  const tenantRules = config.registry.tenants.get(principal.tenant)?.classifier;
+  const classification = classify(request.texts, c.req.header(LABEL_HEADER) ?? null, tenantRules);
   state.observed = { level: classification.level, tools: request.tools };
   const requestDigest = await sha256Hex(body.bytes);
   const baseFields = {

@@ -210,8 +210,12 @@ export function transformRequest(
     }
   }
   if (!seen.includes("secret")) {
+    // Text past the classifier's cap is reported as an UNSCANNED "secret"; policy saw it as "unscanned".
+    const unscannedSeen = seen.includes("unscanned");
     forEachString(out, (text) => {
-      for (const span of detectText(text)) if (span.category === "secret") countOne(survivors, span.type);
+      for (const span of detectText(text)) {
+        if (span.category === "secret" && !(unscannedSeen && span.type === "UNSCANNED")) countOne(survivors, span.type);
+      }
     });
   }
   return { body: out, applied, survivors };

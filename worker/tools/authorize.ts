@@ -17,7 +17,7 @@
  * argument the canonical form refuses) is a deny, never an allow.
  */
 import { Validator } from "@cfworker/json-schema";
-import type { Principal, RequestState } from "../context.ts";
+import { LEVEL_NAMES, type Classification, type Principal, type RequestState } from "../context.ts";
 import { classify } from "../data/index.ts";
 import { GatewayError, type ErrorCode } from "../errors.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
@@ -214,4 +214,18 @@ export function verdictError(verdict: Extract<ToolCallVerdict, { allowed: false 
     if (stepUp) return stepUp;
   }
   return new GatewayError(verdict.code, verdict.message);
+}
+
+/**
+ * The data plane's view of a tool's result (invoke route and MCP alike). A tool may return at most
+ * its own classification (the level the caller was just authorized to hand it and receive from it),
+ * and never a secret: a result above that is withheld whole (not redacted: a partial search result
+ * would mislead the model).
+ */
+export function toolResultRefusal(tool: Tool, classification: Classification): GatewayError | undefined {
+  if (classification.categories.includes("secret")) return new GatewayError("tool_result_classified", `the result of "${tool.id}" holds a secret and was withheld`);
+  if (classification.level > LEVEL_NAMES.indexOf(tool.classification)) {
+    return new GatewayError("tool_result_classified", `the result of "${tool.id}" is classified above what this tool may return and was withheld`);
+  }
+  return undefined;
 }

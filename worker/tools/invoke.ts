@@ -13,7 +13,7 @@
  */
 import type { Context } from "hono";
 import { authenticateCaller, commit, egressFor, requestEnvironment, type PipelineDeps } from "../caller.ts";
-import { LEVEL_NAMES, type Principal } from "../context.ts";
+import type { Principal } from "../context.ts";
 import { classify } from "../data/index.ts";
 import type { AppEnv } from "../env.ts";
 import { asGatewayError, GatewayError } from "../errors.ts";
@@ -23,7 +23,7 @@ import { parseStrictJson } from "../lib/strict-json.ts";
 import { readJsonBody } from "../network/index.ts";
 import { KEY_RING_NAME, keyRingPolicy, type AuditRecord } from "../verify/index.ts";
 import type { GatewayConfig, Tool } from "../workload/index.ts";
-import { authorizeToolCall, textsOf, toolDecisionRecord, verdictError, type ToolCall, type ToolCallVerdict } from "./authorize.ts";
+import { authorizeToolCall, textsOf, toolDecisionRecord, toolResultRefusal, verdictError, type ToolCall, type ToolCallVerdict } from "./authorize.ts";
 import { assertKeyRetention, DEFAULT_GATEWAY_ISSUER, issueDelegatedToken, type JwsSigner } from "./delegated-token.ts";
 
 /**
@@ -103,19 +103,6 @@ async function callTool(config: GatewayConfig, tool: Tool, token: string, body: 
   }
 }
 
-/**
- * The data plane's view of a result. A tool may return at most its own classification (the level
- * the caller was just authorized to hand it and receive from it), and never a secret: a result above
- * that is withheld whole (not redacted: a partial search result would mislead the model).
- */
-function resultRefusal(tool: Tool, classification: ReturnType<typeof classify>): GatewayError | undefined {
-  if (classification.categories.includes("secret")) return new GatewayError("tool_result_classified", `the result of "${tool.id}" holds a secret and was withheld`);
-  if (classification.level > LEVEL_NAMES.indexOf(tool.classification)) {
-    return new GatewayError("tool_result_classified", `the result of "${tool.id}" is classified above what this tool may return and was withheld`);
-  }
-  return undefined;
-}
-
 function completionRecord(requestId: string, principal: Principal, tool: string, fields: Record<string, unknown>): AuditRecord {
   return { type: "completion", requestId, tenant: principal.tenant, time: new Date().toISOString(), action: "call_tool", tool, ...fields } as AuditRecord;
 }
@@ -151,7 +138,7 @@ export async function handleToolInvoke(c: Context<AppEnv>, deps: PipelineDeps): 
     const { result, bytes } = await callTool(config, tool, issued.token, canonicalJson(args), state.requestId, c.req.raw.signal);
     const classification = classify(textsOf(result));
     const summary = { level: classification.level, categories: classification.categories, findings: classification.findings.length };
-    const withheld = resultRefusal(tool, classification);
+    const withheld = toolResultRefusal(tool, classification);
     await commit(sink, completionRecord(state.requestId, principal, tool.id, { jti, resultBytes: bytes, classification: summary, status: withheld ? withheld.status : 200, ...(withheld ? { error: withheld.code } : {}) }));
     if (withheld) throw withheld;
     return c.json({ tool: tool.id, result });

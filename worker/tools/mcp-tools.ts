@@ -12,14 +12,13 @@
  * or holding a secret, as `POST /v1/tools/{tool}/invoke` does) → the completion committed.
  */
 import { commit, decisionRecord, principalRef } from "../caller.ts";
-import { LEVEL_NAMES } from "../context.ts";
 import { classify } from "../data/index.ts";
 import { asGatewayError, GatewayError } from "../errors.ts";
 import { callToolRequest } from "../policy/index.ts";
 import { isRecord } from "../providers/validate.ts";
 import type { AuditRecord } from "../verify/index.ts";
 import type { Tool } from "../workload/index.ts";
-import { authorizeToolCall, textsOf, toolDecisionRecord, verdictError, type ToolCall } from "./authorize.ts";
+import { authorizeToolCall, textsOf, toolDecisionRecord, toolResultRefusal, verdictError, type ToolCall } from "./authorize.ts";
 import { issueDelegatedToken } from "./delegated-token.ts";
 import { forward, isAudited, markAudited, type McpExchange, resultOf } from "./mcp-exchange.ts";
 import type { JsonRpcId } from "./mcp-jsonrpc.ts";
@@ -69,15 +68,6 @@ export async function listTools(x: McpExchange, id: JsonRpcId, params: Record<st
   return { tools: listed.map(definitionOf), ...next };
 }
 
-/** The same rule as the invoke route's: nothing above the tool's classification, never a secret. */
-function resultRefusal(tool: Tool, classification: ReturnType<typeof classify>): GatewayError | undefined {
-  if (classification.categories.includes("secret")) return new GatewayError("tool_result_classified", `the result of "${tool.id}" holds a secret and was withheld`);
-  if (classification.level > LEVEL_NAMES.indexOf(tool.classification)) {
-    return new GatewayError("tool_result_classified", `the result of "${tool.id}" is classified above what this tool may return and was withheld`);
-  }
-  return undefined;
-}
-
 function completionRecord(x: McpExchange, tool: string, fields: Record<string, unknown>): AuditRecord {
   return {
     type: "completion",
@@ -119,7 +109,7 @@ export async function callTool(x: McpExchange, id: JsonRpcId, params: Record<str
     });
     const result = resultOf(x, reply.response!);
     const classification = classify(textsOf(result));
-    const withheld = resultRefusal(tool, classification);
+    const withheld = toolResultRefusal(tool, classification);
     const summary = { level: classification.level, categories: classification.categories, findings: classification.findings.length };
     await commit(
       x.sink,

@@ -9,6 +9,7 @@ import { MAX_SCAN_PER_TEXT } from "./limits.ts";
 import { scanNames } from "./names.ts";
 import { fold } from "./normalize.ts";
 import { scanNumbers } from "./numeric.ts";
+import { forgetContext } from "./scan.ts";
 import { scanSecrets } from "./secrets.ts";
 import { compileTenantRules, scanTenantRules, type TenantRules } from "./tenant-rules.ts";
 
@@ -53,11 +54,15 @@ export function detectWithin(text: string, cap: number, rules?: TenantRules): De
   const folded = fold(scanned);
   const raw: Finding[] = [];
   const emit = (finding: Finding) => void raw.push(finding);
-  scanSecrets(folded.text, emit);
-  scanNumbers(folded.text, emit);
-  scanIdentifiers(folded.text, emit);
-  scanNames(folded.text, emit);
-  if (rules) scanTenantRules(folded.text, compileTenantRules(rules), emit);
+  try {
+    scanSecrets(folded.text, emit);
+    scanNumbers(folded.text, emit);
+    scanIdentifiers(folded.text, emit);
+    scanNames(folded.text, emit);
+    if (rules) scanTenantRules(folded.text, compileTenantRules(rules), emit);
+  } finally {
+    forgetContext();
+  }
   const findings = resolve(raw);
   if (folded.toOriginal) {
     for (const finding of findings) Object.assign(finding, folded.toOriginal(finding.start, finding.end));

@@ -153,15 +153,15 @@ function phones(text: string, groups: readonly Group[], emit: Emit): void {
     let bestScore = 0;
     let digits = "";
     let shape = "";
-    let dashesOnly = true;
+    let seps = "";
     for (let j = i; j < groups.length && j <= i + 6; j++) {
       const g = groups[j]!;
       if (j > i && (!PHONE_SEPARATOR.test(g.sep) || (j > i + 1 && g.digits.length < 2))) break;
-      if (j > i && g.sep !== "-") dashesOnly = false;
+      if (j > i) seps += g.sep;
       digits += g.digits;
       shape += j > i ? `,${g.digits.length}` : `${g.digits.length}`;
       if (digits.length > 15) break;
-      const score = phoneScore(digits, plus, paren, j - i + 1, shape, dashesOnly);
+      const score = phoneScore(digits, plus, paren, j - i + 1, shape, seps);
       if (score > 0) [best, bestScore] = [j, score];
     }
     if (best < 0) {
@@ -175,13 +175,17 @@ function phones(text: string, groups: readonly Group[], emit: Emit): void {
   }
 }
 
-/** `shape`: the window's group sizes ("3,3,4"); `paren`: the first group is in parentheses. */
-function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: string, dashesOnly: boolean): number {
+/**
+ * `shape`: the window's group sizes ("3,3,4"); `seps`: the separators between its groups;
+ * `paren`: the first group is in parentheses.
+ */
+function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: string, seps: string): number {
   if (digits.length < 7) return 0;
   if (plus) return internationalNumber(digits) ? 0.75 : 0;
   if (digits.startsWith("00") && count > 1) return internationalNumber(digits.slice(2)) ? 0.7 : 0;
-  // Shapes that are something else: ZIP+4 (5-4) and SSN-like (3-2-4) with dashes.
-  if ((shape === "5,4" || shape === "3,2,4") && dashesOnly) return 0;
+  // Shapes that are something else: ZIP+4 (5-4) and SSN-like (3-2-4) with dashes, and dates.
+  if ((shape === "5,4" && seps === "-") || (shape === "3,2,4" && seps === "--")) return 0;
+  if ((shape === "4,2,2" || shape === "2,2,4") && (seps === "--" || seps === "//" || seps === "..")) return 0;
   if (count === 1) return digits.length >= 8 && digits.length <= 12 && !digits.startsWith("00") ? 0.15 : 0;
   if (nanpNumber(digits) && (shape === "3,3,4" || shape === "1,3,3,4" || (shape === "3,7" && paren))) return 0.6;
   const sizes = shape.split(",").map(Number);

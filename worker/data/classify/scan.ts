@@ -25,6 +25,14 @@ function surroundings(text: string, start: number, end: number): string {
 }
 let last = { text: "", start: -1, end: -1, around: "" };
 
+/**
+ * Drops the memo above, so no text outlives the call that classified it. `detectWithin` calls this
+ * when it is done (classification is synchronous, so calls never interleave).
+ */
+export function forgetContext(): void {
+  last = { text: "", start: -1, end: -1, around: "" };
+}
+
 /** True when one of `words` (lower case) starts a word in `around`. */
 function mentions(around: string, words: readonly string[]): boolean {
   for (const word of words) {
@@ -33,11 +41,6 @@ function mentions(around: string, words: readonly string[]): boolean {
     }
   }
   return false;
-}
-
-/** True when one of `words` (lower case) starts a word shortly before or after [start, end). */
-export function near(text: string, start: number, end: number, words: readonly string[]): boolean {
-  return mentions(surroundings(text, start, end), words);
 }
 
 /** Words that say a nearby number is something else: an order, a version, a tracking code. */
