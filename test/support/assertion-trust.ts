@@ -3,13 +3,15 @@
  * assertion against the keys of the gateway at :8787 (the stack's), but the Worker tests drive their
  * own in-process gateway with its own key ring. Before each file, that gateway's published keys are
  * registered with the mock (TEST ONLY admin route), so its assertions verify like the stack's.
- * Without the stack (VERITY_SKIP_STACK=1: unit tests) nothing listens and nothing is done.
+ * Unit tests (test/unit) skip it; so does a run without the stack (nothing listens).
  */
-import { beforeAll } from "vitest";
+import { beforeAll, expect } from "vitest";
 import { MOCK_BACKENDS } from "../../dev/config.ts";
 import { gatewayFetch } from "./gateway.ts";
 
 beforeAll(async () => {
+  // Only the Worker tests drive the gateway against the stack; unit tests never reach the mocks.
+  if (!(expect.getState().testPath ?? "").includes("/test/worker/")) return;
   const selfHosted = MOCK_BACKENDS.filter((b) => b.assertion);
   let reachable: Response;
   try {

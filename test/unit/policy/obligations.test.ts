@@ -9,6 +9,8 @@ describe("@obligation grammar", () => {
     expect(parseObligations("route:tier=self-hosted", "p")).toEqual([{ kind: "route", tier: "self-hosted" }]);
     expect(parseObligations("step_up:acr=urn:verity:acr:mfa", "p")).toEqual([{ kind: "step_up", acr: "urn:verity:acr:mfa" }]);
     expect(parseObligations("step_up:acr=urn:verity:acr:mfa,max_age=0", "p")).toEqual([{ kind: "step_up", acr: "urn:verity:acr:mfa", maxAge: 0 }]);
+    expect(parseObligations("tool_call:refuse_reply", "p")).toEqual([{ kind: "refuse_reply" }]);
+    expect(() => parseObligations("tool_call:remove", "p")).toThrow();
   });
   it("several items separated by ';', whitespace ignored", () => {
     expect(parseObligations(" max_tokens:1 ;redact:SECRET_AWS_ACCESS_KEY ", "p")).toEqual([

@@ -9,10 +9,11 @@
  * payload's reference, key ids and ciphertext digest, never the plaintext.
  */
 import type { Obligation } from "../../policy/index.ts";
-import type { AuditSink } from "../../verify/index.ts";
+import type { AuditRecord, AuditSink } from "../../verify/index.ts";
 import { GatewayError } from "../../errors.ts";
 import { MAX_PAYLOAD_BYTES, type PayloadKind, type StoredPayload } from "./core.ts";
 import { vaultFailure, vaultOf, type VaultBindings } from "./edge.ts";
+import type { VaultReply } from "./payload-vault.ts";
 
 export interface RetentionContext {
   env: VaultBindings;
@@ -41,7 +42,7 @@ export function retentionDays(obligations: readonly Obligation[]): Partial<Recor
   return days;
 }
 
-function payloadRecord(context: RetentionContext, stored: StoredPayload, truncated: boolean): Parameters<AuditSink["commit"]>[0] {
+function payloadRecord(context: RetentionContext, stored: StoredPayload, truncated: boolean): AuditRecord {
   return {
     type: "payload_stored",
     requestId: context.requestId,
@@ -62,7 +63,7 @@ function payloadRecord(context: RetentionContext, stored: StoredPayload, truncat
 }
 
 async function seal(context: RetentionContext, kind: PayloadKind, days: number, plaintext: Uint8Array): Promise<StoredPayload> {
-  let reply;
+  let reply: VaultReply<StoredPayload>;
   try {
     reply = await vaultOf(context.env, context.tenant).store({
       tenant: context.tenant.id,
