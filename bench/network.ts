@@ -61,6 +61,8 @@ function markdown(results: KindResult[]): string {
     "(revocation and risk reads), so it adds latency only where it is the slower of the two. Token charging after",
     "a reply is a second call, off the request path (`waitUntil`). The egress firewall's response byte counter",
     "(a TransformStream on each upstream body) is not in these rows: its cost scales with reply size.",
+    "The `upstream` and `response` rows are mostly the `Headers` objects that `fetch` and `Response` need in any",
+    "case; the plane's own checks are the `identity`, `segment`, `origin` and `egress` rows.",
     "",
     "| case | what runs | calls per batch | p50 ms | p90 ms | mean ms |",
     "|---|---|---|---|---|---|",

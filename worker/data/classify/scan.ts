@@ -16,21 +16,30 @@ const CONTEXT_AFTER = 24;
 const isLetter = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
 
 /** The lower-cased text shortly before and after [start, end), where context words are looked for. */
-function surroundings(text: string, start: number, end: number): string {
+function surroundings(text: string, start: number, end: number): Surroundings {
   // Several rules often ask about one span in a row (a bare number: phone? account? record?).
-  if (last.text === text && last.start === start && last.end === end) return last.around;
+  if (last.text === text && last.start === start && last.end === end) return last;
   const around = `${text.slice(Math.max(0, start - CONTEXT_BEFORE), start)} ${text.slice(end, end + CONTEXT_AFTER)}`.toLowerCase();
-  last = { text, start, end, around };
-  return around;
+  last = { text, start, end, around, notPii: undefined };
+  return last;
 }
-let last = { text: "", start: -1, end: -1, around: "" };
+interface Surroundings {
+  text: string;
+  start: number;
+  end: number;
+  around: string;
+  /** Whether a NOT_PII word is near, once asked (every numeric rule asks it of the same span). */
+  notPii: boolean | undefined;
+}
+const NOTHING: Surroundings = { text: "", start: -1, end: -1, around: "", notPii: undefined };
+let last = NOTHING;
 
 /**
  * Drops the memo above, so no text outlives the call that classified it. `detectWithin` calls this
  * when it is done (classification is synchronous, so calls never interleave).
  */
 export function forgetContext(): void {
-  last = { text: "", start: -1, end: -1, around: "" };
+  last = NOTHING;
 }
 
 /** True when one of `words` (lower case) starts a word in `around`. */
@@ -70,11 +79,14 @@ export function report(text: string, start: number, end: number, rule: Rule, emi
   if (reachable < MIN_SCORE) return;
   let score = base;
   if (rule.context || rule.numeric) {
-    const around = surroundings(text, start, end);
-    const supported = rule.context !== undefined && mentions(around, rule.context);
+    const near = surroundings(text, start, end);
+    const supported = rule.context !== undefined && mentions(near.around, rule.context);
     if ((rule.requiresContext || base < MIN_SCORE) && !supported) return;
     if (supported) score += CONTEXT_BOOST;
-    if (rule.numeric && mentions(around, NOT_PII)) score -= CONTEXT_PENALTY;
+    if (rule.numeric) {
+      near.notPii ??= mentions(near.around, NOT_PII);
+      if (near.notPii) score -= CONTEXT_PENALTY;
+    }
   }
   score = Math.round(Math.min(1, score) * 100) / 100;
   if (score >= MIN_SCORE) emit({ type: rule.type, start, end, score, category: rule.category, level: rule.level });
