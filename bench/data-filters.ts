@@ -8,8 +8,9 @@
  *   npx tsx bench/data-filters.ts      # writes bench/DATA-FILTERS.md
  */
 import { writeFileSync } from "node:fs";
+import os from "node:os";
 import { detectText } from "../worker/data/classify/detect.ts";
-import { createReplyFilter, replyClearance } from "../worker/data/reply-filter.ts";
+import { BLOCK, createReplyFilter, replyClearance, WINDOW } from "../worker/data/reply-filter.ts";
 import { TokenVault } from "../worker/data/tokens.ts";
 import { transformRequest, transformRules } from "../worker/data/transform.ts";
 import { parseObligations } from "../worker/policy/obligations.ts";
@@ -49,6 +50,7 @@ function mixedText(size: number): string {
   return parts.join("").slice(0, size);
 }
 
+const loadBefore = os.loadavg()[0]!;
 const prompt = mixedText(4096);
 const body = { model: "gpt-4o-mini", messages: [{ role: "system", content: "You are helpful." }, { role: "user", content: prompt }] };
 const rules = transformRules(parseObligations("redact:PII; mask:PCI", "bench"));
@@ -79,10 +81,13 @@ Node ${process.version}, ${new Date().toISOString()}. Reproduce: \`npx tsx bench
 | reply filter, the same answer whole | ${whole.p50.toFixed(2)} ms (${mbPerS(whole.p50).toFixed(1)} MB/s) | ${whole.p90.toFixed(2)} ms |
 | for reference: the classifier once over the same answer | ${classifierAlone.p50.toFixed(2)} ms (${mbPerS(classifierAlone.p50).toFixed(1)} MB/s) | ${classifierAlone.p90.toFixed(2)} ms |
 
-The reply filter classifies each 64-character block inside a 576-character window (256 before, 256
-after), so it reads every character about nine times (plus the classifier's fixed cost per call): it follows
-the classifier's speed, whatever the delta size. A larger block would read less often but hold more
-back (BLOCK + WINDOW − 1 characters at most); 64 keeps a stream's delay short.
+The reply filter classifies each ${BLOCK}-character block inside a ${BLOCK + 2 * WINDOW}-character window (${WINDOW} before, ${WINDOW}
+after), so it reads every character about ${((BLOCK + 2 * WINDOW) / BLOCK).toFixed(0)} times (plus the classifier's fixed cost per call): it follows
+the classifier's speed, whatever the delta size. A larger block reads less often but holds more back
+(BLOCK + WINDOW − 1 = ${BLOCK + WINDOW - 1} characters at most); a 64-character block read every character nine times.
+
+Machine: ${os.cpus().length} cores, 1-minute load average ${loadBefore.toFixed(1)} before and ${os.loadavg()[0]!.toFixed(1)} after (wall-clock
+figures include time spent waiting for a core; bench/CLASSIFY-BENCH.md also reports CPU time).
 `;
 writeFileSync(new URL("./DATA-FILTERS.md", import.meta.url), report);
 console.log(report);

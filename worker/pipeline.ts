@@ -229,7 +229,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   const { backend, decision, verdict } = chosen;
   // Tokenized values live in this vault, for this request only; the reply filters restore them.
   const vault = new TokenVault();
-  const detect: TextDetector = (text) => detectText(text);
+  const detect: TextDetector = (text) => detectText(text, tenantRules);
   const transform = applyObligations(request, decision, classification, vault, detect);
   const upstreamBody = transform.body;
   // Which transforms were applied, as counts per type (never values), for the decision record.

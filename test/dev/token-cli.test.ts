@@ -59,7 +59,7 @@ describe("npm run token", () => {
   it("lists the known names and exits 2 for an unknown one", async () => {
     const run = await token(["eve"], idp.issuer);
     expect(run).toMatchObject({ code: 2, stdout: "" });
-    expect(run.stderr).toContain("alice, bob, carol, mallory, dave, acme-batch");
+    expect(run.stderr).toContain("alice, bob, carol, mallory, dave, erin, acme-batch");
   });
 
   it("exits 2 with usage when no name is given", async () => {

@@ -48,7 +48,7 @@ describe("OpenAI SDK through the gateway", () => {
   it("streams a chat completion chunk by chunk", async () => {
     // The output scanner releases text as its bounded look-back allows (worker/data/reply-filter.ts):
     // a reply longer than that look-back arrives in several deltas, not only at the end.
-    const said = `Tell me something ${"long ".repeat(150)}`.trim();
+    const said = `Tell me something ${"long ".repeat(600)}`.trim();
     const stream = await openaiAs(alice).chat.completions.create({
       model: "gpt-4o-mini",
       messages: [{ role: "user", content: `#say:${said}` }],

@@ -158,12 +158,15 @@ function createScanner(options: ReplyFilterOptions) {
 
   function drain(final: boolean): string {
     let out = "";
+    const from = next;
     while (!stopped && (final ? next < total : next + BLOCK + WINDOW <= total)) {
       const end = Math.min(next + BLOCK, total);
       out += release(next, end, Math.min(end + WINDOW, total));
       next = end;
     }
-    // Keep only what the next window still looks back at.
+    // Keep only what the next window still looks back at (trimmed only after a release: trimming on
+    // every small delta would copy the kept text each time).
+    if (next === from) return out;
     const keepFrom = Math.max(base, next - WINDOW);
     buffer = buffer.slice(keepFrom - base);
     base = keepFrom;

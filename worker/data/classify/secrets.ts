@@ -154,20 +154,60 @@ const MIN_GENERIC_LENGTH = 16;
 /** Bits per character above which a value is treated as random (English words sit near 3). */
 const MIN_GENERIC_ENTROPY = 3.5;
 
+/** The key name alone, tried first on the few characters before an operator (see `keywordSecrets`). */
+const KEYWORD_NAME = /(?<![A-Za-z0-9])(?:api[_-]?key|apikey|secret|token|passw(?:or)?d|pwd|passphrase|credential|access[_-]?key|private[_-]?key|auth)/i;
+/**
+ * The farthest an assignment's operator stands from its key name's start: the longest name (11),
+ * 24 more name characters, a quote and 3 spaces. The name and what follows it up to the operator hold
+ * no ":" or "=", so a key name belongs to the first operator after it.
+ */
+const OPERATOR_REACH = 40;
+/** Past the operator: ":=" or "=>", 3 spaces, a quote and a value of at most 200 (with room). */
+const VALUE_REACH = 210;
+
+/**
+ * Driven by operators, not by every position: most text has no ":" or "=", and of the few characters
+ * before each operator (each read once) most hold no key name, so the full pattern runs rarely, on a
+ * bounded slice. The matches are those a scan of the whole text would find.
+ */
 function keywordSecrets(text: string, emit: Emit): void {
-  scan(text, KEYWORD_ASSIGNMENT, (match) => {
-    const keyword = match[1]!.toLowerCase();
-    const value = match[2]!;
-    const end = match.index + match[0].length;
-    const start = end - value.length;
-    if (PLACEHOLDER.test(value)) return end;
-    if (keyword.startsWith("pass") || keyword === "pwd") {
-      report(text, start, end, PASSWORD, emit);
-    } else if (value.length >= MIN_GENERIC_LENGTH && /[0-9]/.test(value) && /[A-Za-z]/.test(value) && entropy(value) >= MIN_GENERIC_ENTROPY) {
-      report(text, start, end, GENERIC, emit);
+  let from = 0;
+  let colon = -1;
+  let equals = -1;
+  while (from < text.length) {
+    if (colon < from) colon = text.indexOf(":", from);
+    if (equals < from) equals = text.indexOf("=", from);
+    if (colon < 0) colon = Infinity;
+    if (equals < 0) equals = Infinity;
+    const op = Math.min(colon, equals);
+    if (op === Infinity) return;
+    const windowStart = Math.max(from, op - OPERATOR_REACH);
+    if (!KEYWORD_NAME.test(text.slice(windowStart, op))) {
+      from = op + 1;
+      continue;
     }
-    return end;
-  });
+    // One character before the window, so the pattern's look-behind sees what stands there.
+    const sliceStart = Math.max(0, windowStart - 1);
+    const slice = text.slice(sliceStart, op + VALUE_REACH);
+    KEYWORD_ASSIGNMENT.lastIndex = windowStart - sliceStart;
+    const match = KEYWORD_ASSIGNMENT.exec(slice);
+    from = match && sliceStart + match.index <= op ? assignment(text, sliceStart, match, emit) : op + 1;
+  }
+}
+
+/** Reports one keyword assignment found in a slice starting at `offset`; returns where it ends. */
+function assignment(text: string, offset: number, match: RegExpExecArray, emit: Emit): number {
+  const keyword = match[1]!.toLowerCase();
+  const value = match[2]!;
+  const end = offset + match.index + match[0].length;
+  const start = end - value.length;
+  if (PLACEHOLDER.test(value)) return end;
+  if (keyword.startsWith("pass") || keyword === "pwd") {
+    report(text, start, end, PASSWORD, emit);
+  } else if (value.length >= MIN_GENERIC_LENGTH && /[0-9]/.test(value) && /[A-Za-z]/.test(value) && entropy(value) >= MIN_GENERIC_ENTROPY) {
+    report(text, start, end, GENERIC, emit);
+  }
+  return end;
 }
 
 export function scanSecrets(text: string, emit: Emit): void {
