@@ -35,7 +35,7 @@ import { DEFAULT_GATEWAY_ISSUER } from "../worker/tools/delegated-token-claims.t
 import { DelegatedTokenError, memoryReplayStore, verifyDelegatedToken } from "../worker/tools/verify-delegated-token.ts";
 import { GATEWAY_ORIGIN, MCP_SERVER_ORIGIN } from "./config.ts";
 import { trustedGatewayKeys } from "./lib/gateway-keys.ts";
-import { closeServer, isEntryPoint, listen } from "./lib/http-server.ts";
+import { closeServer, isEntryPoint, listen, readBodyAtMost } from "./lib/http-server.ts";
 
 /** The seeded server this process plays (kv-seeds/mcp-servers.json). */
 const SERVER_ID = "acme-docs";
@@ -108,17 +108,6 @@ function mcpServer(): McpServer {
   return server;
 }
 
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 function refuse(response: ServerResponse, status: number, code: string, message: string): void {
   response.writeHead(status, { "content-type": "application/json" });
   response.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32001, message, data: { code } } }));
@@ -148,7 +137,7 @@ export async function startDevMcpServer(options: DevMcpServerOptions): Promise<R
   let log: McpCallLogEntry[] = [];
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const body = request.method === "POST" ? await readBody(request) : "{}";
+    const body = request.method === "POST" ? await readBodyAtMost(request, MAX_BODY_BYTES) : "{}";
     let message: Record<string, unknown> | undefined;
     try {
       message = request.method === "POST" && body !== undefined ? (JSON.parse(body) as Record<string, unknown>) : undefined;
@@ -213,7 +202,7 @@ export async function startDevMcpServer(options: DevMcpServerOptions): Promise<R
       return response.end(JSON.stringify(request.method === "DELETE" ? [] : log));
     }
     if (path === "/__mock/trusted-keys" && request.method === "POST") {
-      void readBody(request).then((body) => {
+      void readBodyAtMost(request, MAX_BODY_BYTES).then((body) => {
         try {
           trust(JSON.parse(body ?? "") as JSONWebKeySet);
           response.writeHead(204).end();

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { findWorkload } from "./accounts.ts";
 import { SPIFFE_ORIGIN, SPIFFE_TRUST_DOMAIN } from "./config.ts";
-import { closeServer, isEntryPoint, listen } from "./lib/http-server.ts";
+import { closeServer, isEntryPoint, listen, readBodyAtMost } from "./lib/http-server.ts";
 
 export interface SpiffeIssuerOptions {
   /** 0 picks a free port (tests). */
@@ -74,7 +74,7 @@ export async function startSpiffeIssuer(options: SpiffeIssuerOptions): Promise<R
         response.setHeader("www-authenticate", 'Basic realm="spiffe"');
         return send(response, 401, { error: "invalid_client" });
       }
-      const body = await readBody(request);
+      const body = await readBodyAtMost(request, MAX_BODY_BYTES);
       if (body === undefined) return send(response, 413, { error: "invalid_request", error_description: "request body too large" });
       const audience = requestedAudience(request.headers["content-type"], body);
       if (audience === undefined) return send(response, 400, { error: "invalid_request", error_description: "audience is required" });
@@ -138,18 +138,6 @@ function requestedAudience(contentType: string | undefined, body: string): strin
     audience = new URLSearchParams(body).get("audience") ?? undefined;
   }
   return typeof audience === "string" && audience.length > 0 ? audience : undefined;
-}
-
-/** The body as text, or undefined when it is larger than MAX_BODY_BYTES. */
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {

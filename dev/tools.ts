@@ -18,14 +18,14 @@
  *
  * Run directly (`tsx dev/tools.ts`) it listens on TOOLS_ORIGIN's port.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import { createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
 import { trustedGatewayKeys } from "./lib/gateway-keys.ts";
 import seededTools from "../kv-seeds/tools.json" with { type: "json" };
 import { DEFAULT_GATEWAY_ISSUER } from "../worker/tools/delegated-token-claims.ts";
 import { DelegatedTokenError, memoryReplayStore, verifyDelegatedToken, type ReplayStore } from "../worker/tools/verify-delegated-token.ts";
 import { GATEWAY_ORIGIN, TOOLS_ORIGIN } from "./config.ts";
-import { closeServer, isEntryPoint, listen } from "./lib/http-server.ts";
+import { closeServer, isEntryPoint, listen, readBodyAtMost } from "./lib/http-server.ts";
 
 export interface MockToolsOptions {
   /** 0 picks a free port (tests). */
@@ -64,17 +64,6 @@ export interface RunningMockTools {
 /** The verifier refuses larger bodies anyway (the gateway caps arguments at 64 KiB); a little headroom. */
 const MAX_BODY_BYTES = 80 * 1024;
 const LOG_CAPACITY = 50;
-
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 function send(response: ServerResponse, status: number, body: unknown, type = "application/json"): void {
   response.writeHead(status, { "content-type": type });
@@ -123,7 +112,7 @@ export async function startMockTools(options: MockToolsOptions): Promise<Running
     }
     if (path === "/__mock/trusted-keys" && request.method === "POST") {
       void (async () => {
-        const body = await readBody(request);
+        const body = await readBodyAtMost(request, MAX_BODY_BYTES);
         try {
           trusted.trust(JSON.parse(body ?? "") as JSONWebKeySet);
           send(response, 204, "", "text/plain");
@@ -138,7 +127,7 @@ export async function startMockTools(options: MockToolsOptions): Promise<Running
     if (tool === undefined || !(tool in audiences)) return send(response, 404, { error: "not_found", message: "no such tool" });
     if (request.method !== "POST") return send(response, 405, { error: "method_not_allowed", message: "POST only" });
     void (async () => {
-      const body = await readBody(request);
+      const body = await readBodyAtMost(request, MAX_BODY_BYTES);
       const authorization = request.headers.authorization ?? "";
       const token = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(authorization)?.[1] ?? null;
       const entry: ToolCallLogEntry = {

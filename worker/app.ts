@@ -20,7 +20,7 @@ import { handleModels } from "./models-route.ts";
 import { handleChat } from "./pipeline.ts";
 import { createSsfReceiver } from "./ssf-routes.ts";
 import { handleErasure, handlePayloadRead, handleRewrap } from "./vault-routes.ts";
-import { handleToolInvoke } from "./tools/invoke.ts";
+import { handleToolInvoke } from "./tools/index.ts";
 import { handleMcpDelete, handleMcpGet, handleMcpPost, handleMcpResourceMetadata } from "./mcp-routes.ts";
 
 /** Errors speak the route's wire format: Anthropic on /v1/messages and for Anthropic clients. */

@@ -6,9 +6,8 @@
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
-import { authenticateCaller, commit, decisionRecord, principalRef, requestEnvironment, stepUpRequired, type PipelineDeps } from "./caller.ts";
+import { authenticateCaller, authorizeTenantAction, type PipelineDeps } from "./caller.ts";
 import { placedStub } from "./lib/tenant-placement.ts";
-import { tenantActionRequest, type TenantActionFacts } from "./policy/index.ts";
 import {
   type AuditEntry,
   type ConsistencyProof,
@@ -23,45 +22,10 @@ import type { Tenant } from "./workload/index.ts";
 
 /** The tenant whose log the caller may read (a PDP `read_audit` decision, itself audited); throws otherwise. */
 export async function authorizeAuditor(c: Context<AppEnv>, deps: PipelineDeps, what: string): Promise<Tenant> {
-  const { config, principal } = await authenticateCaller(c, deps);
-  const tenant = c.req.param("tenant") ?? "";
-  const found = config.registry.tenants.get(tenant);
-  const refuse = async (refusal: GatewayError): Promise<never> => {
-    // Refused before the PDP is asked (no such tenant, not a person): recorded all the same.
-    await commit(
-      deps.audit(c.env),
-      decisionRecord(c.var.state, principal, { action: "read_audit", what, resource: { type: "Tenant", id: tenant }, decision: "deny", code: refusal.code, configVersion: config.version }),
-    );
-    throw refusal;
-  };
-  if (found === undefined) return refuse(new GatewayError("not_found", "no such tenant"));
-  if (principal.kind !== "user") return refuse(new GatewayError("forbidden", "audit routes are for people with the auditor role"));
-  const facts: TenantActionFacts = {
-    ...requestEnvironment(principal, c.req.raw, c.var.state.receivedAt),
-    principal: { ...principalRef(principal), type: "User" },
-    tenant,
-  };
-  const decision = config.pdp.decide(tenantActionRequest("read_audit", facts));
-  await commit(
-    deps.audit(c.env),
-    decisionRecord(c.var.state, principal, {
-      action: "read_audit",
-      what,
-      resource: { type: "Tenant", id: tenant },
-      decision: decision.effect,
-      reasons: decision.reasons,
-      errors: decision.errors,
-      obligations: decision.obligations,
-      policyVersion: decision.policyVersion,
-      configVersion: config.version,
-      facts,
-      entitySlice: decision.entitySlice,
-    }),
-  );
-  if (decision.effect !== "allow") {
-    throw stepUpRequired(decision.obligations) ?? new GatewayError("policy_denied", "reading this audit log is not allowed by policy");
-  }
-  return found;
+  return authorizeTenantAction(c, deps, await authenticateCaller(c, deps), "read_audit", { what }, {
+    notPerson: "audit routes are for people with the auditor role",
+    notAllowed: "reading this audit log is not allowed by policy",
+  });
 }
 
 /** The reads this route makes. Typed by hand: the RPC stub type of recursive JSON records is too deep for tsc. */

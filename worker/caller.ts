@@ -8,10 +8,10 @@ import type { AppEnv } from "./env.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import type { Authenticate } from "./identity/index.ts";
 import { admit, createEgress, identityHeaders, LimitedError, networkPlan, originRefusal, segmentRefusal, type Egress } from "./network/index.ts";
-import { AUTH_AGE_UNKNOWN, type Obligation, type PrincipalRef, type RequestEnvironment } from "./policy/index.ts";
+import { AUTH_AGE_UNKNOWN, tenantActionRequest, type Obligation, type PrincipalRef, type RequestEnvironment, type TenantActionFacts } from "./policy/index.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
 import { createContinuousVerification, type ContinuousVerification } from "./verify/risk/index.ts";
-import type { ConfigAudit, ConfigSource, GatewayConfig } from "./workload/index.ts";
+import type { ConfigAudit, ConfigSource, GatewayConfig, Tenant } from "./workload/index.ts";
 
 export interface PipelineDeps {
   config: ConfigSource;
@@ -206,3 +206,59 @@ async function assessCaller(c: Context<AppEnv>, deps: PipelineDeps, config: Gate
   }
 }
 
+/** Why a tenant action is refused before and after the PDP, in the route's own words. */
+export interface TenantActionRefusals {
+  notPerson: string;
+  notAllowed: string;
+}
+
+/**
+ * The tenant of the route (`:tenant`) on which an authenticated person may take a tenant action
+ * (`read_audit` on its log, `administer` its configuration): a PDP decision, committed to the audit
+ * log with `fields` and the facts asked about (so `audit replay` can re-ask), allow or deny. Refusals
+ * before the PDP (no such tenant, not a person) are recorded all the same. Throws on any refusal.
+ */
+export async function authorizeTenantAction(
+  c: Context<AppEnv>,
+  deps: PipelineDeps,
+  { config, principal }: { config: GatewayConfig; principal: Principal },
+  action: "read_audit" | "administer",
+  fields: Record<string, unknown>,
+  refusals: TenantActionRefusals,
+): Promise<Tenant> {
+  const state = c.var.state;
+  const sink = deps.audit(c.env);
+  const tenantId = c.req.param("tenant") ?? "";
+  const resource = { type: "Tenant", id: tenantId };
+  const tenant = config.registry.tenants.get(tenantId);
+  const refuse = async (refusal: GatewayError): Promise<never> => {
+    await commit(sink, decisionRecord(state, principal, { action, ...fields, resource, decision: "deny", code: refusal.code, configVersion: config.version }));
+    throw refusal;
+  };
+  if (tenant === undefined) return refuse(new GatewayError("not_found", "no such tenant"));
+  if (principal.kind !== "user") return refuse(new GatewayError("forbidden", refusals.notPerson));
+  const facts: TenantActionFacts = {
+    ...requestEnvironment(principal, c.req.raw, state.receivedAt),
+    principal: { ...principalRef(principal), type: "User" },
+    tenant: tenant.id,
+  };
+  const decision = config.pdp.decide(tenantActionRequest(action, facts));
+  await commit(
+    sink,
+    decisionRecord(state, principal, {
+      action,
+      ...fields,
+      resource,
+      decision: decision.effect,
+      reasons: decision.reasons,
+      errors: decision.errors,
+      obligations: decision.obligations,
+      policyVersion: decision.policyVersion,
+      configVersion: config.version,
+      facts,
+      entitySlice: decision.entitySlice,
+    }),
+  );
+  if (decision.effect !== "allow") throw stepUpRequired(decision.obligations) ?? new GatewayError("policy_denied", refusals.notAllowed);
+  return tenant;
+}

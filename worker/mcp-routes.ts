@@ -17,13 +17,7 @@ import type { AppEnv } from "./env.ts";
 import { asGatewayError, DPOP_ALGORITHMS, errorResponse, GatewayError } from "./errors.ts";
 import { parseStrictJson } from "./lib/strict-json.ts";
 import { readBoundedBody } from "./network/index.ts";
-import { MAX_TOOL_ARGUMENT_BYTES } from "./tools/authorize.ts";
-import { assertKeyRetention, DEFAULT_GATEWAY_ISSUER, type JwsSigner } from "./tools/delegated-token.ts";
-import { handleMessage } from "./tools/mcp.ts";
-import { checkSession, isAudited, type McpAnswer, type McpExchange, mcpMessageToken } from "./tools/mcp-exchange.ts";
-import { httpStatusOf, idOf, type JsonRpcId, jsonRpcError, parseJsonRpcMessage } from "./tools/mcp-jsonrpc.ts";
-import { createSessionVerifier, type McpSession, type PublishedKeys, type SessionVerifier } from "./tools/mcp-session.ts";
-import { exchange } from "./tools/mcp-upstream.ts";
+import { MAX_TOOL_ARGUMENT_BYTES, assertKeyRetention, DEFAULT_GATEWAY_ISSUER, type JwsSigner, handleMessage, checkSession, isAudited, type McpAnswer, type McpExchange, mcpMessageToken, httpStatusOf, idOf, type JsonRpcId, jsonRpcError, parseJsonRpcMessage, createSessionVerifier, type McpSession, type PublishedKeys, type SessionVerifier, exchange } from "./tools/index.ts";
 import { KEY_RING_NAME, keyRingPolicy } from "./verify/index.ts";
 import type { GatewayConfig, McpServer } from "./workload/index.ts";
 

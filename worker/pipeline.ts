@@ -40,12 +40,10 @@ import { retentionFor } from "./data/vault/index.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import { sha256Hex } from "./lib/encoding.ts";
 import { backendHop, charge, networkPlan, readJsonBody, upstreamHeaders } from "./network/index.ts";
-import { DEFAULT_GATEWAY_ISSUER } from "./tools/delegated-token.ts";
+import { DEFAULT_GATEWAY_ISSUER, cutOffer, createProposalGate } from "./tools/index.ts";
 import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
 import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
 import { workloadGate, type Backend, type GatewayConfig, type WorkloadVerdict } from "./workload/index.ts";
-import { cutOffer } from "./tools/offer.ts";
-import { createProposalGate } from "./tools/proposals-gate.ts";
 
 /** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
 export function policyFacts(

@@ -9,13 +9,12 @@
  */
 import type { Context } from "hono";
 import { authorizeAuditor } from "./audit-routes.ts";
-import { authenticateCaller, commit, decisionRecord, principalRef, requestEnvironment, stepUpRequired, type PipelineDeps } from "./caller.ts";
+import { authenticateCaller, authorizeTenantAction, commit, type PipelineDeps } from "./caller.ts";
 import { checkSubject, vaultFailure, vaultOf, VaultError, type VaultReply } from "./data/vault/index.ts";
 import type { AppEnv } from "./env.ts";
 import { GatewayError } from "./errors.ts";
 import { base64 } from "./lib/encoding.ts";
 import { readJsonBody } from "./network/index.ts";
-import { tenantActionRequest, type TenantActionFacts } from "./policy/index.ts";
 import type { Tenant } from "./workload/index.ts";
 
 /** An erasure request is one small JSON object. */
@@ -39,47 +38,13 @@ async function authorizeAdministrator(
   deps: PipelineDeps,
   describe: () => Promise<{ what: string; subject?: string }>,
 ): Promise<Tenant> {
-  const state = c.var.state;
-  const sink = deps.audit(c.env);
-  const { config, principal } = await authenticateCaller(c, deps);
+  const caller = await authenticateCaller(c, deps);
   // Read after authentication: an anonymous caller learns nothing about the request's shape.
   const fields = await describe();
-  const tenantId = c.req.param("tenant") ?? "";
-  const resource = { type: "Tenant", id: tenantId };
-  const tenant = config.registry.tenants.get(tenantId);
-  const refuse = async (refusal: GatewayError): Promise<never> => {
-    // Refused before the PDP is asked: recorded all the same.
-    await commit(sink, decisionRecord(state, principal, { action: "administer", ...fields, resource, decision: "deny", code: refusal.code, configVersion: config.version }));
-    throw refusal;
-  };
-  if (tenant === undefined) return refuse(new GatewayError("not_found", "no such tenant"));
-  if (principal.kind !== "user") return refuse(new GatewayError("forbidden", "administration is for a tenant's administrators"));
-  const facts: TenantActionFacts = {
-    ...requestEnvironment(principal, c.req.raw, state.receivedAt),
-    principal: { ...principalRef(principal), type: "User" },
-    tenant: tenant.id,
-  };
-  const decision = config.pdp.decide(tenantActionRequest("administer", facts));
-  await commit(
-    sink,
-    decisionRecord(state, principal, {
-      action: "administer",
-      ...fields,
-      resource,
-      decision: decision.effect,
-      reasons: decision.reasons,
-      errors: decision.errors,
-      obligations: decision.obligations,
-      policyVersion: decision.policyVersion,
-      configVersion: config.version,
-      facts,
-      entitySlice: decision.entitySlice,
-    }),
-  );
-  if (decision.effect !== "allow") {
-    throw stepUpRequired(decision.obligations) ?? new GatewayError("policy_denied", "administering this tenant is not allowed by policy");
-  }
-  return tenant;
+  return authorizeTenantAction(c, deps, caller, "administer", fields, {
+    notPerson: "administration is for a tenant's administrators",
+    notAllowed: "administering this tenant is not allowed by policy",
+  });
 }
 
 async function askVault<T>(ask: () => Promise<VaultReply<T>>, unavailable: string): Promise<T> {

@@ -1,5 +1,5 @@
 /** Start, stop and entry-point helpers shared by the dev servers (identity provider, mock backends). */
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 
@@ -29,4 +29,16 @@ export function closeServer(server: Server): Promise<void> {
 export function isEntryPoint(moduleUrl: string): boolean {
   const entry = process.argv[1];
   return entry !== undefined && moduleUrl === pathToFileURL(entry).href;
+}
+
+/** The request body as text, or undefined when it is larger than `maxBytes` (read no further). */
+export async function readBodyAtMost(request: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

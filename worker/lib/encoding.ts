@@ -53,3 +53,8 @@ export function fromBase64(text: string): Uint8Array {
   if (base64(out) !== text) throw new TypeError("not canonical padded base64");
   return out;
 }
+
+/** A copy of `bytes` as its own ArrayBuffer, as SQLite storage binds a BLOB (never a view's whole buffer). */
+export function sqlBlob(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer;
+}

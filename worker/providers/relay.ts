@@ -11,9 +11,7 @@
 import { asGatewayError, errorBody, GatewayError, type WireFormat } from "../errors.ts";
 import { readTextAtMost, TooLargeError } from "../lib/bounded-read.ts";
 import { responseHeaders } from "../network/index.ts";
-import { anthropicToolCalls, authorizeAnthropicReply } from "../tools/proposals-anthropic.ts";
-import { authorizeOpenAiReply, openaiToolCalls } from "../tools/proposals-openai.ts";
-import { ProposalError, refusalHeader, type ToolCallGate } from "../tools/proposals.ts";
+import { anthropicToolCalls, authorizeAnthropicReply, authorizeOpenAiReply, openaiToolCalls, ProposalError, refusalHeader, type ToolCallGate } from "../tools/index.ts";
 import { checkClaim, claimOf, createStreamPinGuard, pinRefusal, type ModelPin, type PinViolation } from "./model-pin.ts";
 import { filterWholeReply, replyTextInspector, type ReplyFilterFactory } from "./reply-text.ts";
 import { createInspectorChain, createSseParser, MalformedEventError, serialise, type EventInspector, type InspectStep, type SseEvent, type StreamStop } from "./sse.ts";

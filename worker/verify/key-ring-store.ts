@@ -3,6 +3,7 @@
  * the schema is versioned in `keyring_meta` and brought up to date by `ensureKeyRingSchema`.
  * Private keys are PKCS#8 blobs in this table and nowhere else: no RPC method returns them.
  */
+import { sqlBlob } from "../lib/encoding.ts";
 import { AuditError } from "./errors.ts";
 import type { KeyRingStore, RingKey } from "./key-ring-core.ts";
 import type { SqlBackend } from "./sql-store.ts";
@@ -31,10 +32,6 @@ function ensureKeyRingSchema(storage: SqlBackend): void {
       String(KEY_RING_SCHEMA_VERSION),
     );
   });
-}
-
-function blob(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer;
 }
 
 export class SqlKeyRingStore implements KeyRingStore {
@@ -68,8 +65,8 @@ export class SqlKeyRingStore implements KeyRingStore {
         sql.exec(
           `INSERT INTO keyring_keys (kid, public_key, private_key, created_at, signs_until) VALUES (?, ?, ?, ?, ?)`,
           key.kid,
-          blob(key.publicKey),
-          key.privateKey === null ? null : blob(key.privateKey),
+          sqlBlob(key.publicKey),
+          key.privateKey === null ? null : sqlBlob(key.privateKey),
           key.createdAt,
           key.signsUntil,
         );

@@ -7,6 +7,7 @@
  * that reports the commit until SQLite has made it durable; a caller that sees the receipt can rely
  * on the record surviving a crash.
  */
+import { sqlBlob } from "../lib/encoding.ts";
 import { AuditError } from "./errors.ts";
 import { EMPTY_TREE_ROOT, type Hash } from "./merkle/hash.ts";
 import type { CheckpointStore, StoredCheckpoint } from "./checkpoint-issuer.ts";
@@ -32,10 +33,6 @@ const MIGRATIONS: readonly (readonly string[])[] = [
 ];
 
 export const AUDIT_SCHEMA_VERSION = MIGRATIONS.length;
-
-function blob(hash: Hash): ArrayBuffer {
-  return hash.slice().buffer;
-}
 
 function hashFrom(value: SqlStorageValue | undefined): Hash | undefined {
   return value instanceof ArrayBuffer ? new Uint8Array(value) : undefined;
@@ -107,15 +104,15 @@ export class SqlAuditStore implements AuditStore, CheckpointStore {
       }
       sql.exec(`INSERT INTO audit_meta (key, value) VALUES ('tenant', ?) ON CONFLICT (key) DO NOTHING`, batch.tenant);
       for (const leaf of batch.leaves) {
-        sql.exec(`INSERT INTO audit_leaves (idx, leaf_hash, record) VALUES (?, ?, ?)`, leaf.index, blob(leaf.leafHash), leaf.canonical);
+        sql.exec(`INSERT INTO audit_leaves (idx, leaf_hash, record) VALUES (?, ?, ?)`, leaf.index, sqlBlob(leaf.leafHash), leaf.canonical);
       }
       for (const node of batch.nodes) {
-        sql.exec(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`, node.level, node.index, blob(node.hash));
+        sql.exec(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`, node.level, node.index, sqlBlob(node.hash));
       }
       sql.exec(
         `INSERT INTO audit_head (id, size, root) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root`,
         batch.head.size,
-        blob(batch.head.root),
+        sqlBlob(batch.head.root),
       );
     });
   }

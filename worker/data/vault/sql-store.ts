@@ -2,6 +2,7 @@
  * `VaultStore` over a Durable Object's SQLite storage. Tables are prefixed `vault_`; the schema
  * version sits in `vault_meta` and `ensureSchema` (idempotent) brings it up to date.
  */
+import { sqlBlob } from "../../lib/encoding.ts";
 import { VaultError } from "./errors.ts";
 import type { DataKeyRow, ErasureResult, PayloadRow, VaultStore } from "./store.ts";
 
@@ -54,10 +55,6 @@ function keyRow(r: KeyRecord): DataKeyRow {
   return { dekId: r.dek_id, subject: r.subject, kekId: r.kek_id, wrapped: new Uint8Array(r.wrapped), createdAt: r.created_at };
 }
 
-function blob(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer;
-}
-
 export class SqlVaultStore implements VaultStore {
   readonly #storage: SqlBackend;
 
@@ -90,7 +87,7 @@ export class SqlVaultStore implements VaultStore {
       row.dekId,
       row.subject,
       row.kekId,
-      blob(row.wrapped),
+      sqlBlob(row.wrapped),
       row.createdAt,
     );
     return this.dataKey(row.subject) ?? row;
@@ -101,7 +98,7 @@ export class SqlVaultStore implements VaultStore {
   }
 
   rewrapDataKey(dekId: string, kekId: string, wrapped: Uint8Array): void {
-    this.#storage.sql.exec(`UPDATE vault_data_keys SET kek_id = ?, wrapped = ? WHERE dek_id = ?`, kekId, blob(wrapped), dekId);
+    this.#storage.sql.exec(`UPDATE vault_data_keys SET kek_id = ?, wrapped = ? WHERE dek_id = ?`, kekId, sqlBlob(wrapped), dekId);
   }
 
   erasedAt(subject: string): number | undefined {
@@ -133,7 +130,7 @@ export class SqlVaultStore implements VaultStore {
         row.subject,
         row.kind,
         row.dekId,
-        blob(row.sealed),
+        sqlBlob(row.sealed),
         row.digest,
         row.bytes,
         row.createdAt,
