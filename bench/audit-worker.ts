@@ -3,7 +3,9 @@
  * Object (SQLite, group commit) in workerd, driven in batches so the Node side can time them from
  * outside (workerd's clock does not advance while code runs).
  *
- *   POST /append?n=N&inflight=C&tenant=T   N decision records, C commits in flight at a time, answers 204
+ *   POST /append?n=N&inflight=C&tenant=T   N decision records through the sink, C commits in flight at a time
+ *   POST /append?...&via=rpc&batch=B       the same straight to the object's `append`, B records a call
+ *   POST /rpc?n=N&tenant=T                 N read-only calls (`treeHead`) one after another: the round trip
  *   POST /checkpoint?tenant=T              signs a checkpoint of the log (KeyRing round trip), answers 204
  *   GET  /healthz
  *
@@ -67,20 +69,34 @@ export default {
       await (env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant)) as unknown as { checkpoint(): Promise<unknown> }).checkpoint();
       return new Response(null, { status: 204 });
     }
-    if (url.pathname !== "/append") return new Response("not found", { status: 404 });
     const n = Number(url.searchParams.get("n") ?? "0");
-    const inflight = Math.max(1, Number(url.searchParams.get("inflight") ?? "1"));
-    const batch = Number(url.searchParams.get("batch") ?? "0");
-    if (batch > 0) {
-      const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant)) as unknown as { append(r: unknown[]): Promise<unknown> };
-      for (let i = 0; i < n; i += batch) await log.append(Array.from({ length: Math.min(batch, n - i) }, (_, j) => record(tenant, i + j)));
+    if (url.pathname === "/rpc") {
+      // A read-only RPC into the tenant's object, one awaited after another: the round trip alone.
+      const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant));
+      for (let i = 0; i < n; i++) await log.treeHead();
       return new Response(null, { status: 204 });
     }
-    const sink = createAuditSink(env.AUDIT_LOG);
+    if (url.pathname !== "/append") return new Response("not found", { status: 404 });
+    const inflight = Math.max(1, Number(url.searchParams.get("inflight") ?? "1"));
+    const perCall = Math.max(1, Number(url.searchParams.get("batch") ?? "1"));
     let next = 0;
-    const lane = async () => {
-      while (next < n) await sink.commit(record(tenant, next++));
-    };
+    let lane: () => Promise<void>;
+    if (url.searchParams.get("via") === "rpc") {
+      // Straight to the object, `perCall` records a call, no coalescing in the Worker.
+      const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant));
+      lane = async () => {
+        while (next < n) {
+          const records = Array.from({ length: Math.min(perCall, n - next) }, () => record(tenant, next++));
+          await log.append(records);
+        }
+      };
+    } else {
+      // The pipeline's path: one sink commit per request, `inflight` requests at once.
+      const sink = createAuditSink(env.AUDIT_LOG);
+      lane = async () => {
+        while (next < n) await sink.commit(record(tenant, next++));
+      };
+    }
     await Promise.all(Array.from({ length: Math.min(inflight, Math.max(1, n)) }, lane));
     return new Response(null, { status: 204 });
   },

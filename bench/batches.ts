@@ -40,6 +40,46 @@ export async function callCost(url: string, kind: string, perBatch: number, batc
   return { p50Ms: quantile(means, 0.5), p90Ms: quantile(means, 0.9), meanMs: means.reduce((a, b) => a + b, 0) / means.length };
 }
 
+/** A case a bench Worker runs (`/run?kind=`), what it measures, and its batch size when not the driver's. */
+export interface BenchCase {
+  kind: string;
+  what: string;
+  perBatch?: number;
+}
+
+export interface CaseCost extends CallCost {
+  kind: string;
+  what: string;
+}
+
+export interface Batching {
+  perBatch: number;
+  batches: number;
+  warmupBatches: number;
+  /** Decimals in the log line and the table. */
+  digits: number;
+}
+
+/** Measures each case in turn (`callCost`), logging one line per case. */
+export async function measureCases(label: string, url: string, cases: readonly BenchCase[], batching: Batching, log: (line: string) => void): Promise<CaseCost[]> {
+  const results: CaseCost[] = [];
+  for (const { kind, what, perBatch } of cases) {
+    const result = { kind, what, ...(await callCost(url, kind, perBatch ?? batching.perBatch, batching.batches, batching.warmupBatches)) };
+    log(`${label} ${kind.padEnd(16)} p50 ${result.p50Ms.toFixed(batching.digits)} ms  p90 ${result.p90Ms.toFixed(batching.digits)} ms`);
+    results.push(result);
+  }
+  return results;
+}
+
+/** The Markdown table of measured cases; `what` names the second column. */
+export function caseTable(results: readonly CaseCost[], what: string, digits: number): string[] {
+  return [
+    `| case | ${what} | p50 ms | p90 ms | mean ms |`,
+    "|---|---|---|---|---|",
+    ...results.map((r) => `| ${r.kind} | ${r.what} | ${r.p50Ms.toFixed(digits)} | ${r.p90Ms.toFixed(digits)} | ${r.meanMs.toFixed(digits)} |`),
+  ];
+}
+
 /** Builds `bench/<name>.wrangler.toml`'s Worker, runs `measure` against it, and always tears it down. */
 export async function withBenchWorker<T>(
   name: string,

@@ -19,8 +19,9 @@
  *
  * The last user message steers the reply: `#echo`, `#tool:<name> <json-args>`, `#say:<text>`,
  * `#model:<id>`, `#slow:<ms>`, and for the gateway's tests `#status:<code>` (an error whose body holds
- * the fake secret `upstream-internal-detail-XYZ`) and `#hang` (never answers). dev/mock/steering.ts
- * has the exact rules.
+ * the fake secret `upstream-internal-detail-XYZ`), `#hang` (never answers) and `#fail:<id>:<fault>`
+ * (only backend `<id>` fails: a status, `reset` or `cut`; for fail-over). dev/mock/steering.ts has
+ * the exact rules.
  *
  * Run directly (`tsx dev/mock-backend.ts`) it starts every backend of MOCK_BACKENDS on its port.
  */
@@ -177,9 +178,32 @@ async function chat(state: BackendState, format: WireFormat, exchange: Exchange)
       return;
     case "status":
       throw new WireError(outcome.status, `mock upstream failure: ${LEAKY_UPSTREAM_DETAIL}`);
+    case "reset":
+      // `#fail:<id>:reset`: the connection drops unanswered, as a crashed upstream's does.
+      exchange.request.socket.destroy();
+      return;
+    case "cut":
+      return cut(state, format, exchange, chatRequest, outcome.reply);
     case "reply":
       return answer(state, format, exchange, chatRequest, outcome.reply);
   }
+}
+
+/** `#fail:<id>:cut`: a 200 and the start of the reply (a stream's first event, half a body), then the connection drops. */
+async function cut(state: BackendState, format: WireFormat, exchange: Exchange, chatRequest: ChatRequest, reply: Reply): Promise<void> {
+  const id = { backendId: state.spec.id, seq: ++state.seq, created: Math.floor(Date.now() / 1000) };
+  const { response } = exchange;
+  if (chatRequest.stream) {
+    response.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    response.write(format.streamFrames(reply, chatRequest, id)[0] ?? "");
+  } else {
+    const text = JSON.stringify(format.completion(reply, id));
+    response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    response.write(text.slice(0, Math.floor(text.length / 2)));
+  }
+  // The first bytes reach the client before the connection drops.
+  await pause(100, exchange.signal);
+  response.destroy();
 }
 
 function steer(spec: MockBackendSpec, chatRequest: ChatRequest): Outcome {

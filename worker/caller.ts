@@ -7,8 +7,10 @@ import type { Principal, RequestState } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import type { Authenticate } from "./identity/index.ts";
+import { placementIn } from "./lib/tenant-placement.ts";
 import { admit, createEgress, identityHeaders, LimitedError, networkPlan, originRefusal, segmentRefusal, type Egress } from "./network/index.ts";
 import { AUTH_AGE_UNKNOWN, tenantActionRequest, type Obligation, type PrincipalRef, type RequestEnvironment, type TenantActionFacts } from "./policy/index.ts";
+import type { BackendHealth } from "./providers/health.ts";
 import type { AuditRecord, AuditSink } from "./verify/index.ts";
 import { createContinuousVerification, type ContinuousVerification } from "./verify/risk/index.ts";
 import type { ConfigAudit, ConfigSource, GatewayConfig, Tenant } from "./workload/index.ts";
@@ -19,6 +21,8 @@ export interface PipelineDeps {
   audit: (env: AppEnv["Bindings"]) => AuditSink;
   /** Revocation and risk (plane 6); tests pass one with options of their own. Default: one per isolate. */
   continuous?: ContinuousVerification;
+  /** Backend health for fail-over ordering (worker/providers/health.ts); tests pass their own. Default: one per isolate. */
+  health?: BackendHealth;
 }
 
 const isolateContinuous = createContinuousVerification();
@@ -174,7 +178,7 @@ async function admitCaller(c: Context<AppEnv>, deps: PipelineDeps, config: Gatew
   if (!network) throw await refused(new GatewayError("forbidden", "the principal's tenant is not configured"), principal);
   const early = segmentRefusal(c.req.path, principal.kind, network.segments) ?? originRefusal(c.req.raw, network.corsOrigins);
   if (early) throw await refused(early, principal);
-  const [assessed, admitted] = await Promise.allSettled([assessCaller(c, deps, config, principal), admit(c.env.RATE_LIMITER, principal, network.limits)]);
+  const [assessed, admitted] = await Promise.allSettled([assessCaller(c, deps, config, principal), admit(c.env.RATE_LIMITER, principal, network.limits, placementIn(config.registry.tenants, c.env))]);
   if (assessed.status === "rejected") throw assessed.reason;
   if (admitted.status === "rejected") {
     const refusal = asGatewayError(admitted.reason);

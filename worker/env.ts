@@ -13,7 +13,7 @@ export interface Env extends VerifyVars {
   CACHE: KVNamespace;
   AUDIT_LOG: DurableObjectNamespace<AuditLog>;
   REPLAY_CACHE: DurableObjectNamespace<ReplayCache>;
-  /** One risk engine per principal (`<tenant>/<id>`): behavioural baselines and the risk level. */
+  /** One risk engine per principal (`<tenant>/<kind>/<id>`): behavioural baselines and the risk level. */
   RISK: DurableObjectNamespace<RiskEngine>;
   /** Optional overrides of the risk engine's thresholds (JSON, see worker/verify/risk/score.ts `tuningFrom`). */
   RISK_TUNING?: string;

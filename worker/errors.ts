@@ -63,7 +63,8 @@ export type ErrorCode =
   | "token_budget_exhausted"
   | "rate_limit_unavailable"
   | "assertion_unavailable"
-  | "upstream_response_too_large";
+  | "upstream_response_too_large"
+  | "upstream_unavailable";
 
 interface CodeInfo {
   status: number;
@@ -144,6 +145,8 @@ const CODES: Record<ErrorCode, CodeInfo> = {
   rate_limit_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
   assertion_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
   upstream_response_too_large: { status: 502, openai: "api_error", anthropic: "api_error" },
+  // Fail-over (worker/providers/failover.ts): every eligible backend tried failed before answering.
+  upstream_unavailable: { status: 503, openai: "api_error", anthropic: "api_error" },
 };
 
 /** Extra facts a 401 needs for its `WWW-Authenticate` challenge (RFC 6750, RFC 9449, RFC 9470). */

@@ -5,8 +5,9 @@
  */
 import { createApp } from "./app.ts";
 import { createIdentity } from "./identity/index.ts";
-import { jurisdictionOfTenant } from "./lib/tenant-placement.ts";
+import { jurisdictionOfTenant, PlacementError } from "./lib/tenant-placement.ts";
 import { createAuditSink } from "./verify/index.ts";
+import { createContinuousVerification } from "./verify/risk/index.ts";
 import { createConfigSource, type ConfigSource, type GatewayConfig } from "./workload/index.ts";
 
 export { AuditLog, KeyRing } from "./verify/index.ts";
@@ -26,9 +27,22 @@ const config: ConfigSource = {
   },
 };
 
+/**
+ * Each tenant's revocations and its principals' risk engines in the tenant's jurisdiction. They are
+ * only reached after this isolate has loaded a configuration (to authenticate, or to read a SET).
+ */
+const continuous = createContinuousVerification({
+  jurisdictionOf: (tenant) =>
+    jurisdictionOfTenant(tenant, async () => {
+      if (tenantsInForce === undefined) throw new PlacementError("no configuration is in force yet to place tenant objects");
+      return tenantsInForce;
+    }),
+});
+
 export default createApp({
   config,
   authenticate: createIdentity({}),
+  continuous,
   // Each tenant's log in the tenant's jurisdiction (worker/lib/tenant-placement.ts).
   audit: (env) =>
     createAuditSink(env.AUDIT_LOG, {

@@ -6,6 +6,11 @@
  *
  * Every step either extends the request's state or throws a GatewayError; a thrown error is a deny,
  * and every decision (allow or deny) is committed to the tenant's audit log before its effect.
+ *
+ * Fail-over (worker/routing.ts, worker/providers/failover.ts): when the upstream fails before anything
+ * was relayed (unreachable, no headers in time, 5xx or 429), the next eligible route is tried with its
+ * own decision, transforms and write-ahead decision record — inside the eligible set only, at most
+ * MAX_ATTEMPTS calls within FAILOVER_BUDGET_MS. Once the reply is being relayed there is no retry.
  */
 import type { Context } from "hono";
 import {
@@ -16,7 +21,6 @@ import {
   egressFor,
   principalRef,
   requestEnvironment,
-  stepUpRequired,
   type PipelineDeps,
 } from "./caller.ts";
 import type { Classification, NormalizedRequest, Principal } from "./context.ts";
@@ -24,14 +28,13 @@ import type { AppEnv } from "./env.ts";
 import {
   classify,
   detectText,
-  FINDING_TYPES,
-  knownCategory,
   LABEL_HEADER,
   replyClearance,
   replyFilters,
   TokenVault,
   transformRequest,
   transformRules,
+  type ReplyFilters,
   type ReplySummary,
   type RequestTransform,
   type TextDetector,
@@ -41,9 +44,23 @@ import { asGatewayError, GatewayError } from "./errors.ts";
 import { sha256Hex } from "./lib/encoding.ts";
 import { backendHop, charge, networkPlan, readJsonBody, upstreamHeaders } from "./network/index.ts";
 import { DEFAULT_GATEWAY_ISSUER, cutOffer, createProposalGate } from "./tools/index.ts";
-import { invokeModelRequest, type Decision, type InvokeModelFacts, type Obligation } from "./policy/index.ts";
-import { PROVIDERS, relayReply, type RelayOutcome } from "./providers/index.ts";
-import { workloadGate, type Backend, type GatewayConfig, type WorkloadVerdict } from "./workload/index.ts";
+import type { Decision, InvokeModelFacts } from "./policy/index.ts";
+import {
+  attemptTimeout,
+  exhausted,
+  failureOf,
+  FAILOVER_BUDGET_MS,
+  isolateHealth,
+  MAX_ATTEMPTS,
+  PROVIDERS,
+  relayReply,
+  retriableStatus,
+  upstreamRefused,
+  type FailedAttempt,
+  type RelayOutcome,
+} from "./providers/index.ts";
+import { deniedCandidates, eligibleRoutes, refusal, type EligibleRoute } from "./routing.ts";
+import { workloadGate, type Backend } from "./workload/index.ts";
 
 /** The request's facts as the PDP's translator wants them; the backend is filled in per candidate. */
 export function policyFacts(
@@ -60,82 +77,6 @@ export function policyFacts(
     classification: { level: classification.level, categories: classification.categories },
     request: { wireFormat: request.format, stream: request.stream, tools: request.tools },
   };
-}
-
-/** Obligations this version of the gateway knows how to honour; any other one turns allow into deny. */
-function honourable(obligation: Obligation, backend: Backend): boolean {
-  switch (obligation.kind) {
-    case "max_tokens":
-      return true;
-    case "route":
-      return backend.tier === obligation.tier;
-    case "retain":
-      return true;
-    case "redact":
-    case "mask":
-    case "tokenize":
-    case "reply":
-      // The data plane (worker/data) applies these to the request body and to the reply's text; a
-      // category it does not know would match nothing, so it cannot be honoured.
-      return knownCategory(obligation.category, FINDING_TYPES);
-    default:
-      return false;
-  }
-}
-
-interface Route {
-  backend: Backend;
-  decision: Decision;
-  /** Obligations of an allow that this gateway cannot honour (which made the allow unusable). */
-  unhonoured: Obligation[];
-  /** The workload plane's refusal of a backend policy allowed (suspect, or no valid attestation). */
-  workload?: Extract<WorkloadVerdict, { eligible: false }>;
-}
-
-/**
- * Policy decides per candidate backend (model served, wire format spoken, by preference); the first
- * one policy allows, with obligations the gateway can honour, and that the workload plane finds
- * eligible (not suspect; attested where required), is the route.
- */
-async function route(config: GatewayConfig, request: NormalizedRequest, facts: Omit<InvokeModelFacts, "backend">) {
-  const candidates = config.registry.backends.filter((b) => b.models.includes(request.model) && b.wireFormats.includes(request.format));
-  if (candidates.length === 0) {
-    throw new GatewayError("model_not_found", `the model "${request.model}" does not exist or is not offered on this API`);
-  }
-  const denials: Route[] = [];
-  for (const backend of candidates) {
-    const decision = config.pdp.decide(invokeModelRequest({ ...facts, backend: backend.id }));
-    const unhonoured = decision.effect === "allow" ? decision.obligations.filter((o) => !honourable(o, backend)) : [];
-    if (decision.effect === "allow" && unhonoured.length === 0) {
-      const verdict = await workloadGate.check(backend, egressFor(config));
-      if (verdict.eligible) return { chosen: { backend, decision, unhonoured, verdict }, denials };
-      denials.push({ backend, decision, unhonoured, workload: verdict });
-      continue;
-    }
-    denials.push({ backend, decision, unhonoured });
-  }
-  return { chosen: undefined, denials };
-}
-
-function refusal(denials: Route[]): GatewayError {
-  const stepUp = stepUpRequired(denials.flatMap((d) => d.decision.obligations));
-  if (stepUp) return stepUp;
-  // A backend policy allowed failed the workload plane: say so, rather than "policy denied".
-  const workload = denials.find((d) => d.workload)?.workload;
-  if (workload?.code === "attestation_failed") {
-    return new GatewayError("attestation_failed", "the backend this request may use could not prove what it runs (attestation failed); nothing was sent");
-  }
-  if (workload) return new GatewayError("backend_suspect", "the backend this request may use is suspended after answering as an unpinned model");
-  // Policy named the only tier that could serve this data (`route:tier=`), and no backend of that tier
-  // serving this model was allowed: a clear deny, never a fallback elsewhere.
-  const routed = denials.flatMap((d) => d.decision.obligations).find((o) => o.kind === "route");
-  if (routed?.kind === "route") {
-    return new GatewayError("no_eligible_backend", `policy allows this request only on the ${routed.tier} tier, and no backend of that tier may serve it here`);
-  }
-  if (denials.some((d) => d.unhonoured.length > 0)) {
-    return new GatewayError("no_eligible_backend", "policy allows this request only under conditions no backend can meet here");
-  }
-  return new GatewayError("policy_denied", "the request is not allowed by policy");
 }
 
 /** The body to send: token caps, then the data transforms (worker/data/transform.ts), re-checked. */
@@ -198,96 +139,25 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   }
 
   const facts = policyFacts(principal, request, classification, c.req.raw, c.var.state.receivedAt);
-  const { chosen, denials } = await route(config, request, facts);
-  if (!chosen) {
-    const refused = refusal(denials);
-    await commit(
-      sink,
-      decisionRecord(state, principal, {
-        ...baseFields,
-        decision: "deny",
-        code: refused.code,
-        facts,
-        // Every candidate's own decision, so replay can re-evaluate each one.
-        candidates: denials.map(({ backend, decision, unhonoured, workload }) => ({
-          resource: { type: "Backend", id: backend.id },
-          effect: decision.effect,
-          reasons: decision.reasons,
-          errors: decision.errors,
-          obligations: decision.obligations,
-          unhonoured,
-          ...(workload ? { workload: { code: workload.code, reason: workload.reason, detail: workload.detail } } : {}),
-          entitySlice: decision.entitySlice,
-        })),
-      }),
-    );
+  const health = deps.health ?? isolateHealth;
+  const routes = eligibleRoutes(config, request, facts, health);
+  let route = await routes.next();
+  if (!route) {
+    const refused = refusal(routes.denials);
+    await commit(sink, decisionRecord(state, principal, { ...baseFields, decision: "deny", code: refused.code, facts, candidates: deniedCandidates(routes.denials) }));
     throw refused;
   }
 
-  const { backend, decision, verdict } = chosen;
-  // Tokenized values live in this vault, for this request only; the reply filters restore them.
-  const vault = new TokenVault();
   const detect: TextDetector = (text) => detectText(text, tenantRules);
-  const transform = applyObligations(request, decision, classification, vault, detect);
-  const upstreamBody = transform.body;
-  // Which transforms were applied, as counts per type (never values), for the decision record.
-  const transformed = Object.keys(transform.applied).length > 0 ? { transforms: transform.applied } : {};
-  if (Object.keys(transform.survivors).length > 0) {
-    const refused = new GatewayError("redaction_incomplete", "after the transforms policy requires, the request still carried data policy does not allow to leave; nothing was sent");
-    await commit(
-      sink,
-      decisionRecord(state, principal, {
-        ...baseFields,
-        decision: "deny",
-        code: refused.code,
-        resource: { type: "Backend", id: backend.id },
-        reasons: decision.reasons,
-        obligations: decision.obligations,
-        ...transformed,
-        survivors: transform.survivors,
-      }),
-    );
-    throw refused;
-  }
-  let apiKey: string;
-  try {
-    apiKey = apiKeyFor(c.env, backend);
-  } catch (error) {
-    const refused = asGatewayError(error);
-    await commit(sink, decisionRecord(state, principal, { ...baseFields, decision: "deny", code: refused.code, resource: { type: "Backend", id: backend.id }, reasons: ["backend credentials missing"] }));
-    throw refused;
-  }
-  await commit(
-    sink,
-    decisionRecord(state, principal, {
-      ...baseFields,
-      decision: "allow",
-      resource: { type: "Backend", id: backend.id },
-      reasons: decision.reasons,
-      errors: decision.errors,
-      obligations: decision.obligations,
-      facts,
-      entitySlice: decision.entitySlice,
-      ...(verdict.attestation ? { attestation: verdict.attestation } : {}),
-      ...transformed,
-    }),
-  );
-  // Output scanning and detokenizing of the reply's text (worker/data/reply-filter.ts), one filter per block.
-  const filters = replyFilters({ clearance: replyClearance(decision.obligations), tokens: vault, detect });
-
-  // `retain:` obligations: the prompt is sealed into the tenant's vault before the upstream call, the reply as it passes.
-  const retention = retentionFor(decision.obligations, {
-    env: c.env,
-    sink,
-    requestId: state.requestId,
-    receivedAt: state.receivedAt,
-    tenant: { id: principal.tenant, jurisdiction: config.registry.tenants.get(principal.tenant)?.jurisdiction ?? "" },
-    subject: principal.id,
-    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-  });
+  const tenant = { id: principal.tenant, jurisdiction: config.registry.tenants.get(principal.tenant)?.jurisdiction ?? "" };
+  // Upstream attempts that failed before anything reached the caller (each one failed over).
+  const failures: FailedAttempt[] = [];
+  let lastFailure: GatewayError | undefined;
+  let deadline = Number.POSITIVE_INFINITY;
+  let promptKept = false;
 
   let completed = false;
-  const completion = (outcome: Partial<RelayOutcome> & { status: number; error?: string }) => {
+  const completion = (backend: Backend, filters: ReplyFilters | undefined, outcome: Partial<RelayOutcome> & { status: number; error?: string }) => {
     // One completion record per request: a reply the relay stopped is recorded there, not again here.
     if (completed) return;
     completed = true;
@@ -305,44 +175,156 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
           time: new Date().toISOString(),
           backend: backend.id,
           ...outcome,
-          ...replyFindings(filters.summary()),
+          ...(failures.length > 0 ? { failedAttempts: [...failures] } : {}),
+          ...(filters ? replyFindings(filters.summary()) : {}),
         })
         .catch((error: unknown) => console.error(JSON.stringify({ event: "audit_completion_failed", requestId: state.requestId, error: String(error) }))),
     );
   };
-
-  try {
-    await retention.keepPrompt(body.bytes);
-    // Authenticated hop (worker/network/hop.ts): the signed assertion and mTLS binding the backend asks for.
-    const hop = await backendHop(c.env, backend, principal, {
-      issuer: c.env.GATEWAY_ISSUER || DEFAULT_GATEWAY_ISSUER,
-      requestId: state.requestId,
-      configVersion: config.version,
-      policyVersion: config.pdp.version,
-      classification: classification.level,
-      now: Date.now(),
-    });
-    const upstream = await egressFor(config)(`${backend.baseUrl}${provider.path}`, {
-      method: "POST",
-      headers: upstreamHeaders(c.req.raw.headers, { ...provider.credentials(apiKey, c.req.raw.headers), ...hop.headers }),
-      body: JSON.stringify(upstreamBody),
-      signal: c.req.raw.signal,
-      timeoutMs: backend.timeoutMs,
-      ...(hop.via ? { via: hop.via } : {}),
-    });
-    return retention.keepReply(await relayReply(provider, upstream, {
-      stream: request.stream,
-      requestId: state.requestId,
-      timeoutMs: backend.timeoutMs,
-      pin: { backendId: backend.id, requested: request.model, models: backend.models, ...(backend.systemFingerprints ? { systemFingerprints: backend.systemFingerprints } : {}) },
-      replyFilter: filters,
-      toolCalls: createProposalGate({ config, principal, environment, state, sink, offered: asked.tools }),
-      done: completion,
-    }));
-  } catch (error) {
+  const failed = (backend: Backend, filters: ReplyFilters | undefined, error: unknown): GatewayError => {
     const failure = asGatewayError(error);
-    completion({ status: failure.status, stream: request.stream, error: failure.code });
-    throw failure;
+    completion(backend, filters, { status: failure.status, stream: request.stream, error: failure.code });
+    return failure;
+  };
+  // Fail-over stays inside the eligible set, within the attempt cap and the time budget, and stops
+  // when the caller has gone (worker/providers/failover.ts).
+  const nextRoute = () => (failures.length < MAX_ATTEMPTS && Date.now() < deadline && !c.req.raw.signal.aborted ? routes.next() : Promise.resolve(undefined));
+
+  let tried: Backend = route.backend;
+  for (let attempt = 1; route; attempt++) {
+    const { backend, decision, verdict } = route;
+    tried = backend;
+    const attemptFields = { attempt, ...(failures.length > 0 ? { failedAttempts: [...failures] } : {}) };
+    const prepared = prepareAttempt(c.env, route, request, classification, detect);
+    if (!prepared.ok) {
+      await commit(sink, decisionRecord(state, principal, { ...baseFields, decision: "deny", code: prepared.refused.code, ...attemptFields, ...prepared.fields }));
+      // The preferred route's refusal is the request's; a fail-over route's only ends that try.
+      if (failures.length === 0) throw prepared.refused;
+      route = await nextRoute();
+      continue;
+    }
+    // Write-ahead: each attempt's allow is durable before its upstream call (the first failed ones included).
+    await commit(
+      sink,
+      decisionRecord(state, principal, {
+        ...baseFields,
+        decision: "allow",
+        resource: { type: "Backend", id: backend.id },
+        reasons: decision.reasons,
+        errors: decision.errors,
+        obligations: decision.obligations,
+        facts,
+        entitySlice: decision.entitySlice,
+        ...(verdict.attestation ? { attestation: verdict.attestation } : {}),
+        ...prepared.transformed,
+        ...attemptFields,
+      }),
+    );
+    // Output scanning and detokenizing of the reply's text (worker/data/reply-filter.ts), one filter per block.
+    const filters = replyFilters({ clearance: replyClearance(decision.obligations), tokens: prepared.vault, detect });
+    // `retain:` obligations: the prompt is sealed into the tenant's vault before the upstream call (once
+    // per request, whichever attempt first owes it), the reply as it passes.
+    const retention = retentionFor(decision.obligations, {
+      env: c.env,
+      sink,
+      requestId: state.requestId,
+      receivedAt: state.receivedAt,
+      tenant,
+      subject: principal.id,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    });
+
+    let upstream: Response;
+    try {
+      if (!promptKept) {
+        await retention.keepPrompt(body.bytes);
+        promptKept = decision.obligations.some((o) => o.kind === "retain" && o.what === "prompt");
+      }
+      // Authenticated hop (worker/network/hop.ts): the signed assertion and mTLS binding the backend asks for.
+      const hop = await backendHop(c.env, backend, principal, {
+        issuer: c.env.GATEWAY_ISSUER || DEFAULT_GATEWAY_ISSUER,
+        requestId: state.requestId,
+        configVersion: config.version,
+        policyVersion: config.pdp.version,
+        classification: classification.level,
+        now: Date.now(),
+      });
+      health.attempting(backend);
+      // The time budget runs from the first upstream call.
+      if (deadline === Number.POSITIVE_INFINITY) deadline = Date.now() + FAILOVER_BUDGET_MS;
+      upstream = await egressFor(config)(`${backend.baseUrl}${provider.path}`, {
+        method: "POST",
+        headers: upstreamHeaders(c.req.raw.headers, { ...provider.credentials(prepared.apiKey, c.req.raw.headers), ...hop.headers }),
+        body: JSON.stringify(prepared.body),
+        signal: c.req.raw.signal,
+        timeoutMs: attemptTimeout(backend.timeoutMs, deadline, Date.now()),
+        ...(hop.via ? { via: hop.via } : {}),
+      });
+    } catch (error) {
+      const failure = failureOf(error);
+      // A caller that went away is not the backend's failure; anything but a dead or silent upstream is no reason to fail over.
+      if (!failure || c.req.raw.signal.aborted) throw failed(backend, filters, error);
+      health.failed(backend);
+      failures.push({ attempt, backend: backend.id, failure });
+      lastFailure = asGatewayError(error);
+      route = await nextRoute();
+      continue;
+    }
+    if (retriableStatus(upstream.status)) {
+      health.failed(backend);
+      failures.push({ attempt, backend: backend.id, failure: "status", status: upstream.status });
+      await upstream.body?.cancel().catch(() => undefined);
+      lastFailure = upstreamRefused(upstream.status);
+      route = await nextRoute();
+      continue;
+    }
+    health.succeeded(backend);
+
+    // From here the reply is the caller's: whatever happens while it is relayed, there is no retry.
+    try {
+      return retention.keepReply(
+        await relayReply(provider, upstream, {
+          stream: request.stream,
+          requestId: state.requestId,
+          timeoutMs: backend.timeoutMs,
+          pin: { backendId: backend.id, requested: request.model, models: backend.models, ...(backend.systemFingerprints ? { systemFingerprints: backend.systemFingerprints } : {}) },
+          replyFilter: filters,
+          toolCalls: createProposalGate({ config, principal, environment, state, sink, offered: asked.tools, tokens: prepared.vault }),
+          done: (outcome) => completion(backend, filters, outcome),
+        }),
+      );
+    } catch (error) {
+      throw failed(backend, filters, error);
+    }
   }
+  // No eligible backend answered. One attempt keeps its own error (as without fail-over); several say so.
+  throw failed(tried, undefined, failures.length === 1 && lastFailure ? lastFailure : exhausted(failures));
 }
 
+/** What one attempt sends, or the refusal that stops it (with the fields of its deny record). */
+type PreparedAttempt =
+  | { ok: true; body: Record<string, unknown>; apiKey: string; vault: TokenVault; transformed: { transforms?: RequestTransform["applied"] } }
+  | { ok: false; refused: GatewayError; fields: Record<string, unknown> };
+
+/** The route's own obligations applied to the request (they differ per backend), and its credentials. */
+function prepareAttempt(env: AppEnv["Bindings"], route: EligibleRoute, request: NormalizedRequest, classification: Classification, detect: TextDetector): PreparedAttempt {
+  const { backend, decision } = route;
+  const resource = { type: "Backend", id: backend.id };
+  // Tokenized values live in this vault, for this attempt only; the reply filters restore them.
+  const vault = new TokenVault();
+  const transform = applyObligations(request, decision, classification, vault, detect);
+  // Which transforms were applied, as counts per type (never values), for the decision record.
+  const transformed = Object.keys(transform.applied).length > 0 ? { transforms: transform.applied } : {};
+  if (Object.keys(transform.survivors).length > 0) {
+    return {
+      ok: false,
+      refused: new GatewayError("redaction_incomplete", "after the transforms policy requires, the request still carried data policy does not allow to leave; nothing was sent"),
+      fields: { resource, reasons: decision.reasons, obligations: decision.obligations, ...transformed, survivors: transform.survivors },
+    };
+  }
+  try {
+    return { ok: true, body: transform.body, apiKey: apiKeyFor(env, backend), vault, transformed };
+  } catch (error) {
+    return { ok: false, refused: asGatewayError(error), fields: { resource, reasons: ["backend credentials missing"] } };
+  }
+}

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, type Command } from "../lib/command.ts";
 import { CORPUS_ARCHIVE, CORPUS_CACHE } from "../lib/paths.ts";
+import { evaluatorCounts } from "../../worker/policy/evaluate.ts";
 import { collectTestFiles, count, printResult, runTests, sample } from "../lib/run-tests.ts";
 
 /** The fixed sample CI runs (test/cli/corpus.test.ts): every 8th file, 977 files, 7,816 requests, ≈ 17 s. */
@@ -63,8 +64,14 @@ export const policyCorpus: Command = {
     const dir = unpackCorpus(resolve(values.archive ?? CORPUS_ARCHIVE), resolve(values.dir ?? CORPUS_CACHE));
     let files = collectTestFiles([join(dir, "corpus-tests")]);
     if (values.sample !== undefined) files = sample(files, count(values.sample));
+    const before = { ...evaluatorCounts };
     const result = runTests(files, dir);
     printResult(result, { json: values.json, base: dir, listAll: values["list-exceptions"], maxFailures: count(values["max-failures"]) });
+    // Which engine answered (worker/policy/evaluate.ts); on stderr, so that --json stays one document.
+    const n = (key: keyof typeof evaluatorCounts) => evaluatorCounts[key] - before[key];
+    console.error(
+      `decided by the JS evaluator: ${n("answered")}; by cedar-wasm: ${n("undecided")} after the evaluator gave up, ${n("sliceOutside")} with a bundle, store or slice outside its subset, ${n("requestOutside")} with a request it does not validate (others were refused before any engine)`,
+    );
     return result.report.failed === 0 ? 0 : 1;
   },
 };

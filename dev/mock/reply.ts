@@ -29,24 +29,32 @@ export interface Reply {
   slowMs: number;
 }
 
-export type Outcome = { kind: "reply"; reply: Reply } | { kind: "status"; status: number } | { kind: "hang" };
+export type Outcome =
+  | { kind: "reply"; reply: Reply }
+  | { kind: "status"; status: number }
+  | { kind: "hang" }
+  /** `#fail:<id>:reset`: the connection is dropped without an answer. */
+  | { kind: "reset" }
+  /** `#fail:<id>:cut`: the reply starts (200, a stream's first event) and then the connection drops. */
+  | { kind: "cut"; reply: Reply };
 
 /** Throws SteeringError when the message's steering cannot be acted on. */
 export function planOutcome(backend: MockBackendSpec, request: ChatRequest): Outcome {
   const steering = parseSteering(request.lastUserText);
   if (steering.hang) return { kind: "hang" };
+  const fault = steering.faults.get(backend.id);
+  if (fault?.kind === "status") return { kind: "status", status: fault.status };
+  if (fault?.kind === "reset") return { kind: "reset" };
   if (steering.status !== undefined) return { kind: "status", status: steering.status };
 
   const content = replyContent(backend, request, steering.content);
-  return {
-    kind: "reply",
-    reply: {
-      model: steering.model ?? request.model,
-      content,
-      usage: { inputTokens: estimateTokens(request.promptChars), outputTokens: estimateTokens(contentChars(content)) },
-      slowMs: steering.slowMs ?? 0,
-    },
+  const reply: Reply = {
+    model: steering.model ?? request.model,
+    content,
+    usage: { inputTokens: estimateTokens(request.promptChars), outputTokens: estimateTokens(contentChars(content)) },
+    slowMs: steering.slowMs ?? 0,
   };
+  return fault?.kind === "cut" ? { kind: "cut", reply } : { kind: "reply", reply };
 }
 
 function replyContent(backend: MockBackendSpec, request: ChatRequest, steered: SteeredContent): ReplyContent {

@@ -11,10 +11,13 @@
  * | `#status:<code>`      | HTTP `<code>` (400–599), a provider-shaped error whose message holds the  |
  * |                       | fake secret `upstream-internal-detail-XYZ`: the gateway must not leak it  |
  * | `#hang`               | nothing: the request is accepted and never answered (gateway timeouts)    |
+ * | `#fail:<id>:<fault>`  | only on backend `<id>` (others ignore it): `<fault>` is a status (400–599)|
+ * |                       | answered as `#status:` does, `reset` (the connection is dropped unanswered)|
+ * |                       | or `cut` (a 200 whose body breaks off: a stream after its first event)    |
  * | anything else         | `Hello from <id> (<region>, <tier>).`, streamed in several chunks         |
  *
- * The first five are the public contract (CONTRACTS.md); `#status:` and `#hang` exist for the gateway's
- * tests. `#say:` and `#tool:` take the rest of the message, so markers meant to combine with them go
+ * The first five are the public contract (CONTRACTS.md); `#status:`, `#hang` and `#fail:` exist for the
+ * gateway's tests (`#fail:` makes one backend of several fail, for fail-over; it may appear more than once). `#say:` and `#tool:` take the rest of the message, so markers meant to combine with them go
  * before them: `#slow:300 #model:m-x #say:hello #echo` says "hello #echo" slowly, as model m-x.
  */
 
@@ -30,7 +33,12 @@ export interface Steering {
   slowMs?: number;
   status?: number;
   hang: boolean;
+  /** `#fail:` faults by backend id. */
+  faults: ReadonlyMap<string, Fault>;
 }
+
+/** A fault one backend is told to have: an error status, a dropped connection, or a reply that breaks off. */
+export type Fault = { kind: "status"; status: number } | { kind: "reset" } | { kind: "cut" };
 
 /** A steering marker the mock cannot act on; answered as the provider's invalid-request error. */
 export class SteeringError extends Error {
@@ -41,6 +49,7 @@ export const LEAKY_UPSTREAM_DETAIL = "upstream-internal-detail-XYZ";
 
 const REST_OF_MESSAGE_MARKER = /#(say|tool):/;
 const TOOL_CALL = /^([A-Za-z0-9_.-]{1,64})(?:\s+([\s\S]*))?$/;
+const FAULT = /#fail:([A-Za-z0-9_.-]{1,64}):([45]\d\d|reset|cut)(?![\w-])/g;
 
 export function parseSteering(message: string): Steering {
   const rest = REST_OF_MESSAGE_MARKER.exec(message);
@@ -54,7 +63,17 @@ export function parseSteering(message: string): Steering {
     slowMs: numberAfter(/#slow:(\d{1,6})(?!\d)/, head),
     status: numberAfter(/#status:([45]\d\d)(?!\d)/, head),
     hang: /#hang\b/.test(head),
+    faults: faultsIn(head),
   };
+}
+
+function faultsIn(text: string): Map<string, Fault> {
+  const faults = new Map<string, Fault>();
+  for (const [, backend, fault] of text.matchAll(FAULT)) {
+    if (backend === undefined || fault === undefined) continue;
+    faults.set(backend, fault === "reset" || fault === "cut" ? { kind: fault } : { kind: "status", status: Number(fault) });
+  }
+  return faults;
 }
 
 function plainContent(message: string): SteeredContent {

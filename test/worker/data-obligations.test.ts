@@ -12,10 +12,11 @@ import { tokenFor } from "../support/tokens.ts";
 import { EMAIL, marker, OTHER_EMAIL, post, recordsOf, replyText, streamError } from "./data-support.ts";
 
 let alice: string;
+let bob: string;
 let carol: string;
 
 beforeAll(async () => {
-  [alice, carol] = await Promise.all([tokenFor("alice"), tokenFor("carol")]);
+  [alice, bob, carol] = await Promise.all([tokenFor("alice"), tokenFor("bob"), tokenFor("carol")]);
 });
 
 /** Publishes the seeded world with the PII-on-public obligation replaced, and optionally one more policy file. */
@@ -75,6 +76,33 @@ describe("tokenize:PII", () => {
     expect(sent).not.toContain(EMAIL);
     expect(sent).toMatch(PLACEHOLDER);
     expect((JSON.parse(await replyText(response)) as { messages: Array<{ content: string }> }).messages[0]!.content).toBe(prompt);
+  });
+
+  describe("tool calls the model proposes with placeholders", () => {
+    const TOOLS = [{ type: "function", function: { name: "send_email", parameters: { type: "object" } } }];
+    const callTo = (to: string, m: string) => `#tool:send_email {"to":"${to}","subject":"hi","body":"${m}"}`;
+
+    it("are decided on, and reach the caller with, the values they stand for", async () => {
+      const m = marker();
+      const response = await post("/v1/chat/completions", { model: "gpt-4o-mini", tools: TOOLS, messages: [{ role: "user", content: callTo("carol@acme.example", m) }] }, bob);
+      expect(response.status).toBe(200);
+      expect(JSON.stringify((await receivedWith("eu-public", m))!.body)).not.toContain("carol@acme.example");
+      const reply = (await response.json()) as { choices: Array<{ message: { tool_calls: Array<{ function: { name: string; arguments: string } }> } }> };
+      expect(JSON.parse(reply.choices[0]!.message.tool_calls[0]!.function.arguments)).toEqual({ to: "carol@acme.example", subject: "hi", body: m });
+      expect((await recordsOf("acme", response, ["decision", "completion"])).find((r) => r.action === "call_tool")).toMatchObject({ decision: "allow" });
+    });
+
+    it("a tokenized recipient outside the tenant's domain meets the recipient policy as the address it is", async () => {
+      const m = marker();
+      const response = await post("/v1/chat/completions", { model: "gpt-4o-mini", stream: true, tools: TOOLS, messages: [{ role: "user", content: callTo("eve@evil.example", m) }] }, bob);
+      expect(response.status).toBe(200);
+      expect(JSON.stringify((await receivedWith("eu-public", m))!.body)).not.toContain("eve@evil.example");
+      const raw = await response.text();
+      expect(raw).toContain("refused (policy_denied)");
+      expect(raw).not.toContain("⟦");
+      const call = (await recordsOf("acme", response, ["decision", "completion"])).find((r) => r.action === "call_tool");
+      expect(call).toMatchObject({ decision: "deny", reasons: ["tool.email-own-domain"], principal: { id: "bob" } });
+    });
   });
 
   it("each request has its own placeholders' nonce", async () => {

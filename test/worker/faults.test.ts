@@ -69,7 +69,8 @@ describe("fail closed", () => {
   });
 
   it("turns an upstream time-out into 504 in OpenAI's shape", async () => {
-    const response = await post(appWith(realAudit), "/v1/chat/completions", chatBody("#slow:3000"), alice);
+    // gpt-4.1: eu-public is alice's only eligible backend, so there is nothing to fail over to (test/worker/failover.test.ts).
+    const response = await post(appWith(realAudit), "/v1/chat/completions", chatBody("#slow:3000", { model: "gpt-4.1" }), alice);
     expect(response.status).toBe(504);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("upstream_timeout");
   });
@@ -81,7 +82,7 @@ describe("fail closed", () => {
   });
 
   it("records the failed completion after an allow", async () => {
-    const response = await post(appWith(realAudit), "/v1/chat/completions", chatBody("#status:503"), alice);
+    const response = await post(appWith(realAudit), "/v1/chat/completions", chatBody("#status:503", { model: "gpt-4.1" }), alice);
     expect(response.status).toBe(502);
     const requestId = response.headers.get("x-request-id")!;
     const stub = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("acme")) as unknown as {

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { auditFor, bearer, chatBody, gatewayFetch } from "../support/gateway.ts";
 import { seedKv } from "../support/seed.ts";
 import { tokenFor } from "../support/tokens.ts";
+import { riskEngineName } from "../../worker/verify/risk/index.ts";
 
 let alice: string;
 let carol: string;
@@ -44,8 +45,8 @@ describe("request rate", () => {
     expect(record).toMatchObject({ action: "admit", decision: "deny", code: "rate_limited", limit: { limit: "rate", scope: "principal", retryAfterSeconds: retryAfter } });
 
     // The risk engine's observation of the refused request lands after the response (waitUntil).
-    const principal = (record.principal as { id: string }).id;
-    const engine = env.RISK.get(env.RISK.idFromName(`acme/${principal}`));
+    const principal = record.principal as { kind: "user" | "workload"; id: string };
+    const engine = env.RISK.get(env.RISK.idFromName(riskEngineName({ tenant: "acme", ...principal })));
     let denyRate = 0;
     for (let i = 0; i < 40 && denyRate === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));

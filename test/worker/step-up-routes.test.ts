@@ -8,13 +8,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { auditFor, gatewayFetch } from "../support/gateway.ts";
 import { seedKv } from "../support/seed.ts";
 import { tokenFor } from "../support/tokens.ts";
+import { riskEngineName } from "../../worker/verify/risk/index.ts";
 
 let dave: string;
 
 beforeAll(async () => {
   await seedKv(env.CONFIG);
   // Before any request of dave's, so no isolate holds a cached "low" for him.
-  await env.RISK.get(env.RISK.idFromName("acme/dave")).assert("medium", "test", "test:medium", 60_000);
+  await env.RISK.get(env.RISK.idFromName(riskEngineName({ tenant: "acme", kind: "user", id: "dave" }))).assert("medium", "test", "test:medium", 60_000);
   dave = await tokenFor("dave");
 });
 

@@ -14,7 +14,7 @@ export { detectText } from "./classify/detect.ts";
 export { labelLevel } from "./classify/labels.ts";
 export { compileTenantRules, TenantRulesError, type TenantPattern, type TenantRules, type TenantTerm } from "./classify/tenant-rules.ts";
 
-export { TokenVault } from "./tokens.ts";
+export { jsonStringContent, TokenVault } from "./tokens.ts";
 export { FINDING_TYPES, knownCategory, transformRequest, transformRules, type RequestTransform, type Span, type TextDetector, type TransformCounts } from "./transform.ts";
 export {
   createReplyFilter,

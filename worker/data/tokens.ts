@@ -53,15 +53,17 @@ export class TokenVault {
   /**
    * `text` with every placeholder of this vault replaced by its value; other placeholder-shaped text
    * (another request's, or the caller's own) is left as it is. `restored` counts replacements.
+   * `encode` writes a value for where it lands (`jsonStringContent` inside a JSON string: a
+   * placeholder needs no escaping there, the value it stands for may).
    */
-  restore(text: string): { text: string; restored: number } {
+  restore(text: string, encode: (value: string) => string = (value) => value): { text: string; restored: number } {
     if (this.#byPlaceholder.size === 0 || !text.includes(OPEN)) return { text, restored: 0 };
     let restored = 0;
     const out = text.replace(PLACEHOLDER, (candidate) => {
       const value = this.#byPlaceholder.get(candidate);
       if (value === undefined) return candidate;
       restored++;
-      return value;
+      return encode(value);
     });
     return { text: out, restored };
   }
@@ -79,4 +81,9 @@ export class TokenVault {
     }
     return text.length;
   }
+}
+
+/** `value` as the content of a JSON string literal (what goes between its quotes). */
+export function jsonStringContent(value: string): string {
+  return JSON.stringify(value).slice(1, -1);
 }

@@ -7,9 +7,14 @@
  * deletes expired rows. One object serves at most ~1,000 requests/s (the documented soft limit of a
  * single Durable Object), so its table holds at most ~1,000 × 65 ≈ 65,000 rows of ≤ 256-char `jti`s
  * (≈ 20 MB, on disk, not in memory), far under the 10 GB a SQLite-backed object may store.
+ *
+ * The Shared Signals receiver uses one per transmitter (`ssf <id>`) for SET `jti`s, with a two-step
+ * claim (`hold`, then `settle` or `release`) so that an event whose effect failed can be delivered
+ * again, while one applied, or being applied, cannot (worker/ssf-routes.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import { GatewayError } from "../errors.ts";
+import { ensureSchema } from "../lib/sql-schema.ts";
 import { MAX_JTI_CHARS } from "./dpop.ts";
 
 /** The part of `DurableObjectStorage` the store needs; tests wrap it to fail chosen statements. */
@@ -27,25 +32,20 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE TABLE replay_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
     `CREATE INDEX replay_jti_expiry ON replay_jti (expires_at)`,
   ],
+  // A held jti (`hold`): its holder's token until settled; NULL once claimed for good.
+  [`ALTER TABLE replay_jti ADD COLUMN holder TEXT`],
 ];
+
+/** What `hold` found: the jti is now this caller's to apply, another delivery holds it, or it was applied. */
+export type JtiHold = { state: "held"; holder: string } | { state: "pending" } | { state: "seen" };
 
 export const REPLAY_SCHEMA_VERSION = MIGRATIONS.length;
 
 export function ensureReplaySchema(storage: SqlBackend): void {
-  storage.transactionSync(() => {
-    storage.sql.exec(`CREATE TABLE IF NOT EXISTS replay_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    const row = storage.sql.exec<{ value: string }>(`SELECT value FROM replay_meta WHERE key = 'schema_version'`).toArray()[0];
-    const found = row === undefined ? 0 : Number(row.value);
-    if (!Number.isInteger(found) || found > REPLAY_SCHEMA_VERSION) {
-      throw new Error(`replay cache schema version ${row?.value} is newer than ${REPLAY_SCHEMA_VERSION}`);
-    }
-    for (let version = found; version < REPLAY_SCHEMA_VERSION; version++) {
-      for (const statement of MIGRATIONS[version] ?? []) storage.sql.exec(statement);
-    }
-    storage.sql.exec(
-      `INSERT INTO replay_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      String(REPLAY_SCHEMA_VERSION),
-    );
+  ensureSchema(storage, {
+    metaTable: "replay_meta",
+    migrations: MIGRATIONS,
+    tooNew: (found) => new Error(`replay cache schema version ${found} is newer than ${REPLAY_SCHEMA_VERSION}`),
   });
 }
 
@@ -69,7 +69,7 @@ export class SqlReplayStore {
     const written = this.#storage.sql
       .exec(
         `INSERT INTO replay_jti (jti, expires_at) VALUES (?, ?)
-         ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE replay_jti.expires_at < ?
+         ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at, holder = NULL WHERE replay_jti.expires_at < ?
          RETURNING jti`,
         jti,
         keepUntil,
@@ -77,6 +77,44 @@ export class SqlReplayStore {
       )
       .toArray();
     return written.length === 1;
+  }
+
+  /**
+   * Holds `jti` for `holder` until `leaseUntil` unless a live entry has it (one statement, so two
+   * deliveries cannot both hold it). A lease that ran out (its holder crashed) counts as free.
+   */
+  hold(jti: string, holder: string, leaseUntil: number, nowSeconds: number): JtiHold {
+    const until = Math.min(Math.ceil(leaseUntil), Math.ceil(nowSeconds) + MAX_RETENTION_SECONDS);
+    const sql = this.#storage.sql;
+    const held = sql
+      .exec(
+        `INSERT INTO replay_jti (jti, expires_at, holder) VALUES (?, ?, ?)
+         ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at, holder = excluded.holder WHERE replay_jti.expires_at < ?
+         RETURNING jti`,
+        jti,
+        until,
+        holder,
+        nowSeconds,
+      )
+      .toArray();
+    if (held.length === 1) return { state: "held", holder };
+    const row = sql.exec<{ holder: string | null }>(`SELECT holder FROM replay_jti WHERE jti = ?`, jti).one();
+    return row.holder === null ? { state: "seen" } : { state: "pending" };
+  }
+
+  /** Turns `holder`'s hold into a claim kept until `expiresAt`; false when the hold was lost (lease ran out). */
+  settle(jti: string, holder: string, expiresAt: number, nowSeconds: number): boolean {
+    const keepUntil = Math.min(Math.ceil(expiresAt), Math.ceil(nowSeconds) + MAX_RETENTION_SECONDS);
+    return (
+      this.#storage.sql
+        .exec(`UPDATE replay_jti SET expires_at = MAX(expires_at, ?), holder = NULL WHERE jti = ? AND holder = ? RETURNING jti`, keepUntil, jti, holder)
+        .toArray().length === 1
+    );
+  }
+
+  /** Gives `holder`'s hold up, so the next delivery of the jti is taken as new. */
+  release(jti: string, holder: string): void {
+    this.#storage.sql.exec(`DELETE FROM replay_jti WHERE jti = ? AND holder = ?`, jti, holder);
   }
 
   /** Deletes expired rows; returns the earliest expiry left (epoch seconds), if any. */
@@ -89,6 +127,15 @@ export class SqlReplayStore {
   size(): number {
     return this.#storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM replay_jti`).one().n;
   }
+}
+
+function checkClaim(jti: unknown, expiresAt: unknown): void {
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_JTI_CHARS) throw new TypeError("jti must be 1–256 characters");
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) throw new TypeError("expiresAt must be epoch seconds");
+}
+
+function checkHolder(holder: unknown): void {
+  if (typeof holder !== "string" || holder.length === 0 || holder.length > 64) throw new TypeError("holder must be the token hold returned");
 }
 
 export class ReplayCache extends DurableObject<unknown> {
@@ -108,15 +155,41 @@ export class ReplayCache extends DurableObject<unknown> {
    * is held by the output gate until the insert is durable, so a `true` survives a crash.
    */
   async claim(jti: string, expiresAt: number): Promise<boolean> {
-    if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_JTI_CHARS) throw new TypeError("jti must be 1–256 characters");
-    if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) throw new TypeError("expiresAt must be epoch seconds");
+    checkClaim(jti, expiresAt);
     const first = this.#store.claim(jti, expiresAt, Date.now() / 1000);
-    if (first && !this.#alarmPending) {
-      // After the insert, never between check and insert: awaiting here lets other claims run.
-      this.#alarmPending = true;
-      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.#pruneTime(expiresAt));
-    }
+    if (first) await this.#ensureAlarm(expiresAt);
     return first;
+  }
+
+  /** After the insert, never between check and insert: awaiting here lets other claims run. */
+  async #ensureAlarm(expiresAt: number): Promise<void> {
+    if (this.#alarmPending) return;
+    this.#alarmPending = true;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.#pruneTime(expiresAt));
+  }
+
+  /**
+   * The first step of a two-step claim: `held` (with the token `settle`/`release` need) the first time,
+   * or again once a failed delivery released it or its lease ran out; `pending` while another delivery
+   * holds it; `seen` once settled.
+   */
+  async hold(jti: string, leaseUntil: number): Promise<JtiHold> {
+    checkClaim(jti, leaseUntil);
+    const hold = this.#store.hold(jti, crypto.randomUUID(), leaseUntil, Date.now() / 1000);
+    if (hold.state === "held") await this.#ensureAlarm(leaseUntil);
+    return hold;
+  }
+
+  async settle(jti: string, holder: string, expiresAt: number): Promise<boolean> {
+    checkClaim(jti, expiresAt);
+    checkHolder(holder);
+    return this.#store.settle(jti, holder, expiresAt, Date.now() / 1000);
+  }
+
+  async release(jti: string, holder: string): Promise<void> {
+    checkClaim(jti, 0);
+    checkHolder(holder);
+    this.#store.release(jti, holder);
   }
 
   override async alarm(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * Where a tenant's Durable Objects live. The one way to address a tenant-scoped object (its audit
- * log, its payload vault): by name, inside the tenant's jurisdiction when Cloudflare offers one for
+ * log, payload vault, revocations, rate limiter, its principals' risk engines): by name, inside the tenant's jurisdiction when Cloudflare offers one for
  * it, so an EU tenant's records are created, run and stored in the EU
  * (https://developers.cloudflare.com/durable-objects/reference/data-location/).
  *
@@ -60,6 +60,31 @@ export function placedStub<T extends Rpc.DurableObjectBranded | undefined>(
 }
 
 /**
+ * How a caller finds a tenant's jurisdiction: from the configuration in force (worker/index.ts), so
+ * every tenant-scoped object is placed by the same rule. Absent (unit tests, benchmarks), objects are
+ * addressed by name alone, as under `DO_JURISDICTIONS = "off"`.
+ */
+export interface TenantPlacement {
+  vars: PlacementVars;
+  jurisdictionOf(tenant: string): Promise<string | null>;
+}
+
+/**
+ * The id of `tenant`'s object `name` (the tenant id itself, or a name under it such as
+ * `<tenant>/user/<id>`). An id, not a stub: a stub must not be resolved through a promise, since an
+ * RPC stub answers any property, `then` included.
+ */
+export async function tenantId<T extends Rpc.DurableObjectBranded | undefined>(
+  namespace: DurableObjectNamespace<T>,
+  name: string,
+  tenant: string,
+  placement: TenantPlacement | undefined,
+): Promise<DurableObjectId> {
+  if (placement === undefined) return namespace.idFromName(name);
+  return placedId(namespace, name, await placement.jurisdictionOf(tenant), placement.vars);
+}
+
+/**
  * A log or vault name's jurisdiction from the configuration: null for the gateway's own logs (names
  * starting with `_`, which no tenant id can), the tenant's for a tenant. The registry is only read
  * for tenants, so recording a configuration event never waits on loading that configuration.
@@ -72,4 +97,9 @@ export async function jurisdictionOfTenant(
   const tenant = (await tenants()).get(name);
   if (tenant === undefined) throw new PlacementError(`no tenant ${JSON.stringify(name)} in the configuration in force`);
   return tenant.jurisdiction;
+}
+
+/** The placement a request's own configuration gives (its tenants' jurisdictions). */
+export function placementIn(tenants: ReadonlyMap<string, { jurisdiction: string }>, vars: PlacementVars): TenantPlacement {
+  return { vars, jurisdictionOf: (tenant) => jurisdictionOfTenant(tenant, async () => tenants) };
 }

@@ -2,9 +2,14 @@
  * The edge of the abuse limits: one RPC to the tenant's `RateLimiter` per request (admit), one after
  * a model call (charge, off the request path). A refusal is 429 with `Retry-After`; a limiter that
  * cannot answer refuses the request (503), since an unchecked limit is no limit.
+ *
+ * The limiter is the tenant's object: with `placement` (the tenants of the configuration in force)
+ * it is created in the tenant's jurisdiction (worker/lib/tenant-placement.ts). Admission and charging
+ * must be given the same placement, or they would count in two different objects.
  */
 import type { Principal } from "../context.ts";
 import { GatewayError } from "../errors.ts";
+import { tenantId, type TenantPlacement } from "../lib/tenant-placement.ts";
 import type { Limits } from "./limits.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 
@@ -30,16 +35,16 @@ export class LimitedError extends GatewayError {
   }
 }
 
-function limiterOf(namespace: LimiterNamespace, tenant: string) {
+function limiterOf(namespace: LimiterNamespace, id: DurableObjectId) {
   // Typed by hand: the generated RPC stub type of the class is deeper than these two calls need.
-  return namespace.get(namespace.idFromName(tenant)) as unknown as Pick<RateLimiter, "admit" | "charge">;
+  return namespace.get(id) as unknown as Pick<RateLimiter, "admit" | "charge">;
 }
 
 /** Admits the principal's request or throws LimitedError (429) / rate_limit_unavailable (503). */
-export async function admit(namespace: LimiterNamespace, principal: Principal, limits: Limits): Promise<void> {
+export async function admit(namespace: LimiterNamespace, principal: Principal, limits: Limits, placement?: TenantPlacement): Promise<void> {
   let admission: Awaited<ReturnType<RateLimiter["admit"]>>;
   try {
-    admission = await limiterOf(namespace, principal.tenant).admit(principal.id, limits);
+    admission = await limiterOf(namespace, await tenantId(namespace, principal.tenant, principal.tenant, placement)).admit(principal.id, limits);
   } catch (cause) {
     throw new GatewayError("rate_limit_unavailable", "the request could not be checked against its limits, so it was refused", { cause });
   }
@@ -47,10 +52,17 @@ export async function admit(namespace: LimiterNamespace, principal: Principal, l
 }
 
 /** Counts a completed call's tokens against the budgets; a failure is logged, the reply stands. */
-export async function charge(namespace: LimiterNamespace, principal: Principal, tokens: number, limits: Limits, requestId: string): Promise<void> {
+export async function charge(
+  namespace: LimiterNamespace,
+  principal: Principal,
+  tokens: number,
+  limits: Limits,
+  requestId: string,
+  placement?: TenantPlacement,
+): Promise<void> {
   if (!(tokens > 0)) return;
   try {
-    await limiterOf(namespace, principal.tenant).charge(principal.id, tokens, limits);
+    await limiterOf(namespace, await tenantId(namespace, principal.tenant, principal.tenant, placement)).charge(principal.id, tokens, limits);
   } catch (error) {
     console.error(JSON.stringify({ event: "token_charge_failed", requestId, error: String(error) }));
   }

@@ -18,9 +18,10 @@ import {
   PolicySchemaError,
   PolicyValidationError,
 } from "./errors.ts";
+import { compileProgram, evaluableStore, type Program } from "./evaluate.ts";
 import { policyReads, trimPlan, unionReads, type PolicyReads, type TrimPlan } from "./fast-path.ts";
 import { parseObligations } from "./obligations.ts";
-import { PolicySlicer, type PolicySlice } from "./policy-slices.ts";
+import { PolicySlicer, programsOf, type PolicySlice } from "./policy-slices.ts";
 import { ScopeIndex, actionAncestors, ancestorTypes, policyScope, type PolicyScope } from "./scope.ts";
 import { EntityStore, collectEntityRefs, entityKey } from "./slice.ts";
 import type { CompileOptions, EntityRef, Obligation, PolicyBundle } from "./types.ts";
@@ -46,6 +47,11 @@ export interface CompiledPolicy {
   readonly validationProblems: readonly string[];
   /** For trimmed Cedar calls (`fast-path.ts`); absent when this schema and store do not qualify. */
   readonly trim?: TrimPlan;
+  /**
+   * The schema's action hierarchy, when the JS evaluator (`evaluate.ts`) may run for this bundle
+   * and store: `trim` is defined and every string of the store is well-formed. Absent otherwise.
+   */
+  readonly evaluatorActions?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** Checks the bundle's shape and returns its two hashed fields. */
@@ -106,6 +112,7 @@ export function compile(
   const literalsByPolicy = new Map<string, EntityRef[]>();
   const scopes: PolicyScope[] = [];
   const reads = new Map<string, PolicyReads>();
+  const programs = new Map<string, Program>();
   const problems: string[] = [];
   parts.policies.forEach((text, index) => {
     const json = cedar.policyToJson(text);
@@ -130,6 +137,8 @@ export function compile(
     literalsByPolicy.set(id, refs);
     scopes.push(policyScope(id, json.json));
     reads.set(id, policyReads(json.json));
+    const program = compileProgram(id, json.json);
+    if (program !== undefined) programs.set(id, program);
   });
   if (problems.length > 0) throw new PolicyAnnotationError("bad @id", problems);
 
@@ -159,9 +168,20 @@ export function compile(
   // preparsed slices themselves are made on first use.
   const actions = actionAncestors(cedar, bundle.schema);
   const index = new ScopeIndex(scopes, ancestorTypes(store), actions);
-  const whole: PolicySlice = Object.freeze({ policySetId, literals: Object.freeze([...literals.values()]), size: scopes.length, reads: unionReads(reads.values()) });
-  const slicer = new PolicySlicer(cedar, policySetId, index, store, staticPolicies, literalsByPolicy, reads, whole);
   const trim = trimPlan(cedar, bundle.schema, store.all(), actions);
+  // The JS evaluator runs only where trimmed calls are exact, over a store it reads exactly.
+  const evaluatorActions = trim !== undefined && actions !== undefined && evaluableStore(store.all()) ? actions : undefined;
+  if (evaluatorActions === undefined) programs.clear();
+  const ids = Object.freeze(scopes.map((scope) => scope.id));
+  const whole: PolicySlice = Object.freeze({
+    policySetId,
+    ids,
+    literals: Object.freeze([...literals.values()]),
+    size: scopes.length,
+    reads: unionReads(reads.values()),
+    ...optional("programs", programsOf(ids, programs)),
+  });
+  const slicer = new PolicySlicer(cedar, policySetId, index, store, staticPolicies, literalsByPolicy, reads, programs, whole);
 
   return {
     cedar,
@@ -172,8 +192,14 @@ export function compile(
     obligations,
     slicer,
     validationProblems: Object.freeze(validationProblems),
-    ...(trim === undefined ? {} : { trim }),
+    ...optional("trim", trim),
+    ...optional("evaluatorActions", evaluatorActions),
   };
+}
+
+/** `{ [key]: value }`, or nothing when value is undefined (for exactOptionalPropertyTypes-style objects). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /**

@@ -5,7 +5,9 @@
  */
 import type { Cedar } from "./engine.ts";
 import type { CompiledPolicy } from "./compile.ts";
-import { trimmedInputs } from "./fast-path.ts";
+import type { PolicySlice } from "./policy-slices.ts";
+import { evaluate, evaluatorCounts, plainValue, wellFormedRef, type JsAnswer } from "./evaluate.ts";
+import { requestConforms, trimmedInputs } from "./fast-path.ts";
 import { obligationKey } from "./obligations.ts";
 import { actionRef, collectEntityRefs, entityKey, isEntityRef } from "./slice.ts";
 import { REASON, type AuthzRequest, type Decision, type EntityJson, type EntityRef, type Obligation } from "./types.ts";
@@ -28,9 +30,17 @@ export interface DecideMode {
    * provably gives the same answer (`fast-path.ts`); otherwise, and when off, the full call.
    */
   readonly trimInputs?: boolean;
+  /**
+   * With validation on: decide in JavaScript (`evaluate.ts`) when that is certain to give Cedar's
+   * answer, without calling cedar-wasm; anything else takes the Cedar call as without it.
+   */
+  readonly evaluateInJs?: boolean;
 }
 
-export const GATEWAY_MODE: DecideMode = Object.freeze({ slicePolicies: true, validateRequest: true, trimInputs: true });
+export const GATEWAY_MODE: DecideMode = Object.freeze({ slicePolicies: true, validateRequest: true, trimInputs: true, evaluateInJs: true });
+
+/** The gateway's mode with every decision taken by cedar-wasm: the JS evaluator's oracle (tests, benchmark). */
+export const CEDAR_MODE: DecideMode = Object.freeze({ ...GATEWAY_MODE, evaluateInJs: false });
 
 export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode: DecideMode = GATEWAY_MODE): Decision {
   let slice: EntityJson[] = [];
@@ -64,6 +74,14 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
     const roots = [request.principal, ...asserted, request.resource, ...policies.literals];
     collectEntityRefs(request.context, roots);
     slice = withAssertedGroups(compiled.store.slice(roots), request.principal, asserted);
+
+    const js = mode.evaluateInJs === true && mode.validateRequest ? decideInJs(compiled, policies.programs, { ...request, action }, asserted, slice) : undefined;
+    if (js !== undefined) {
+      // The same answer `decideFromCedar` builds from Cedar's, which is certain to be this one.
+      const decision = js.forbids.length > 0 || js.permits.length === 0 ? "deny" : "allow";
+      const determining = (js.forbids.length > 0 ? js.forbids : js.permits).sort();
+      return decided(decision, determining, []);
+    }
 
     let answer: ReturnType<Cedar["statefulIsAuthorized"]> | undefined;
     const trimmed =
@@ -99,8 +117,13 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
     // Sorted, like the reasons: Cedar reports them in its policy set's internal order, which is not
     // stable across policy sets (a slice and the whole set list the same errors differently).
     const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`).sort();
-    const determining = [...diagnostics.reason].sort();
+    return decided(decision, [...diagnostics.reason].sort(), errors);
+  } catch (error) {
+    return deny([REASON.evaluationError], [error instanceof Error ? `${error.name}: ${error.message}` : String(error)]);
+  }
 
+  /** The decision from an engine's answer: its satisfied policies (sorted) and errors (sorted). */
+  function decided(decision: "allow" | "deny", determining: string[], errors: string[]): Decision {
     if (decision === "allow" && errors.length === 0) {
       return {
         effect: "allow",
@@ -118,9 +141,43 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
     }
     if (determining.length > 0) return deny(determining, errors, obligationsOf(compiled, determining));
     return deny([errors.length > 0 ? REASON.evaluationError : REASON.noPermit], errors);
-  } catch (error) {
-    return deny([REASON.evaluationError], [error instanceof Error ? `${error.name}: ${error.message}` : String(error)]);
   }
+}
+
+/**
+ * The JS evaluator's answer, when it may run (`evaluate.ts`: compilable slice, qualifying bundle
+ * and store, a request Cedar's strict validation accepts, well-formed strings) and decides.
+ */
+function decideInJs(
+  compiled: CompiledPolicy,
+  programs: PolicySlice["programs"],
+  request: AuthzRequest & { action: EntityRef },
+  asserted: readonly EntityRef[],
+  slice: readonly EntityJson[],
+): JsAnswer | undefined {
+  const actions = compiled.evaluatorActions;
+  if (programs === undefined || actions === undefined || compiled.trim === undefined) {
+    evaluatorCounts.sliceOutside++;
+    return undefined;
+  }
+  if (!requestConforms(compiled.trim, request, asserted.length > 0) || !wellFormedRef(request.principal) || !wellFormedRef(request.resource) || !plainValue(request.context)) {
+    evaluatorCounts.requestOutside++;
+    return undefined;
+  }
+  const entities = new Map<string, EntityJson>();
+  for (const entity of slice) entities.set(entityKey(entity.uid), entity);
+  const answer = evaluate(programs, {
+    principal: request.principal,
+    action: request.action,
+    resource: request.resource,
+    context: request.context,
+    entities,
+    actions,
+    ancestry: new Map(),
+  });
+  if (answer === undefined) evaluatorCounts.undecided++;
+  else evaluatorCounts.answered++;
+  return answer;
 }
 
 function obligationsOf(compiled: CompiledPolicy, policyIds: readonly string[]): Obligation[] {

@@ -293,11 +293,7 @@ export function trimmedInputs(
   entities: readonly EntityJson[],
   assertedGroups: boolean,
 ): { context: Record<string, CedarValue>; entities: EntityJson[] } | undefined {
-  const action = plan.actions.get(entityKey(request.action));
-  if (action === undefined) return undefined;
-  if (!action.principals.has(request.principal.type) || !action.resources.has(request.resource.type)) return undefined;
-  if (assertedGroups && plan.memberOf.get(request.principal.type)?.has("Group") !== true) return undefined;
-  if (!conforms(request.context, action.context)) return undefined;
+  if (!requestConforms(plan, request, assertedGroups)) return undefined;
 
   let context: Record<string, CedarValue> = request.context;
   if (reads.context !== "all") {
@@ -320,6 +316,23 @@ export function trimmedInputs(
     if (declared !== undefined) out.push(declared);
   }
   return { context, entities: out };
+}
+
+/**
+ * Would Cedar's strict request validation accept this request (with the entity slice's principal
+ * given the asserted groups as parents)? True only when certain; the trimmed call and the JS
+ * evaluator (`evaluate.ts`) are used only then.
+ */
+export function requestConforms(
+  plan: TrimPlan,
+  request: { principal: EntityRef; action: EntityRef; resource: EntityRef; context: Record<string, CedarValue> },
+  assertedGroups: boolean,
+): boolean {
+  const action = plan.actions.get(entityKey(request.action));
+  if (action === undefined) return false;
+  if (!action.principals.has(request.principal.type) || !action.resources.has(request.resource.type)) return false;
+  if (assertedGroups && plan.memberOf.get(request.principal.type)?.has("Group") !== true) return false;
+  return conforms(request.context, action.context);
 }
 
 /** Does `value` have exactly type `type`, as Cedar's strict request validation decides it? */

@@ -7,6 +7,8 @@
  * key made of only what can change the candidates — the action, the two types, the principal's own
  * UID and its and the resource's ancestors *that some policy scope names*, and the guard attributes'
  * states — and one map lookup. A key seen before never computes candidates and never preparses again.
+ * A slice is preparsed only when cedar-wasm is asked (its `policySetId` is read): a slice the JS
+ * evaluator (`evaluate.ts`) decides costs no preparse at all.
  *
  * The resource's own UID is left out on purpose: policies about one resource (`resource ==
  * Backend::"b3"`, typically one per backend or tool) would otherwise multiply the distinct slices by
@@ -21,11 +23,12 @@
  * drop one, so the sets live in a fixed pool of MAX_PREPARSED slot ids per engine, shared by every
  * PDP of the isolate and named by content (bundle version, id mode and the candidate ids' hash, so
  * equal candidates share one set). A new set takes the least recently used slot, overwriting it; the
- * slice that held it is marked dead, and a key pointing to a dead slice is recomputed. Everything is
- * synchronous: a slice is used within the `decide` call that obtained it, before anything can evict it.
+ * slice that held it preparses again when next asked. Everything is synchronous: a set id is used
+ * within the `decide` call that read it, before anything can evict it.
  */
 import { sha256HexSync } from "../lib/sha256-sync.ts";
 import type { Cedar } from "./engine.ts";
+import type { Program } from "./evaluate.ts";
 import { unionReads, type PolicyReads } from "./fast-path.ts";
 import type { AttributeState, EntityFacts, ScopeIndex } from "./scope.ts";
 import { actionRef, entityKey, type EntityStore } from "./slice.ts";
@@ -42,68 +45,69 @@ const MAX_PREPARSED_POLICIES = 20_000;
 
 /** What one decision uses of the policy set. */
 export interface PolicySlice {
-  /** A preparsed policy set id. */
+  /**
+   * A preparsed policy set id holding the slice's policies. Reading it preparses the slice if no
+   * slot holds it (lazily: a slice the JS evaluator decides is never preparsed); should that fail,
+   * it is the whole set's id, which gives the same answer (the other policies' scopes are false).
+   */
   readonly policySetId: string;
+  /** The slice's policy ids, in policy order. */
+  readonly ids: readonly string[];
   /** Entity literals in the conditions of the slice's policies: part of the entity slice. */
   readonly literals: readonly EntityRef[];
   /** How many policies Cedar evaluates (for tests and the benchmark). */
   readonly size: number;
   /** What the slice's policies read of the context and the entities (`fast-path.ts`). */
   readonly reads: PolicyReads;
-}
-
-/** A slice in the pool; `live` turns false when its slot is given to another set. */
-interface PooledSlice extends PolicySlice {
-  live: boolean;
+  /** The slice's policies compiled for the JS evaluator; absent when one of them is not compilable. */
+  readonly programs?: readonly Program[];
 }
 
 /** The fixed pool of preparsed-set slots of one cedar-wasm instance, least recently used first. */
 class PreparsedPool {
-  private byContent = new Map<string, PooledSlice>();
+  /** Content name → the slot holding it and its policy count. */
+  private held = new Map<string, { slot: string; size: number }>();
   private slots = 0;
   private readonly free: string[] = [];
   private policies = 0;
 
   constructor(private readonly cedar: Cedar) {}
 
-  get(content: string): PooledSlice | undefined {
-    const known = this.byContent.get(content);
-    if (known !== undefined) this.touch(content, known);
-    return known;
-  }
-
-  touch(content: string, slice: PooledSlice): void {
-    this.byContent.delete(content);
-    this.byContent.set(content, slice);
-  }
-
-  /** Preparses `policies` into a free or the least recently used slot; undefined if Cedar refuses. */
-  add(content: string, policies: Record<string, string>, literals: readonly EntityRef[], size: number, reads: PolicyReads): PooledSlice | undefined {
+  /**
+   * The slot holding `content`, preparsing `policies()` into a free or the least recently used slot
+   * if none does (the slice that held it preparses again when next needed); undefined if Cedar
+   * refuses or the set is too large for the pool.
+   */
+  slotFor(content: string, size: number, policies: () => Record<string, string>): string | undefined {
+    const known = this.held.get(content);
+    if (known !== undefined) {
+      this.held.delete(content);
+      this.held.set(content, known); // most recently used last
+      return known.slot;
+    }
     if (size > MAX_PREPARSED_POLICIES) return undefined;
-    while (this.byContent.size > 0 && (this.policies + size > MAX_PREPARSED_POLICIES || (this.free.length === 0 && this.slots >= MAX_PREPARSED))) {
-      const [oldest, evicted] = this.byContent.entries().next().value!;
-      this.byContent.delete(oldest);
-      evicted.live = false;
+    while (this.held.size > 0 && (this.policies + size > MAX_PREPARSED_POLICIES || (this.free.length === 0 && this.slots >= MAX_PREPARSED))) {
+      const [oldest, evicted] = this.held.entries().next().value!;
+      this.held.delete(oldest);
       this.policies -= evicted.size;
-      this.free.push(evicted.policySetId);
+      this.free.push(evicted.slot);
     }
     const slot = this.free.pop() ?? `verity:slice-slot:${this.slots++}`;
     let answer: ReturnType<Cedar["preparsePolicySet"]>;
     try {
-      answer = this.cedar.preparsePolicySet(slot, { staticPolicies: policies });
+      answer = this.cedar.preparsePolicySet(slot, { staticPolicies: policies() });
     } catch {
       answer = { type: "failure", errors: [] };
     }
     // A failed preparse leaves the slot's previous set in place (cedar-wasm is side-effect free on
-    // error), which no live slice points at any more: the slot is free again.
+    // error), which no content maps to any more: the slot is free again.
     if (answer.type === "failure") {
       this.free.push(slot);
       return undefined;
     }
-    const slice: PooledSlice = { policySetId: slot, literals, size, reads, live: true };
-    this.byContent.set(content, slice);
+    this.held.set(content, { slot, size });
     this.policies += size;
-    return slice;
+    return slot;
   }
 }
 
@@ -113,6 +117,34 @@ function poolOf(cedar: Cedar): PreparsedPool {
   let pool = pools.get(cedar);
   if (pool === undefined) pools.set(cedar, (pool = new PreparsedPool(cedar)));
   return pool;
+}
+
+/** A slice whose policy set is preparsed on first use of `policySetId`. */
+class LazySlice implements PolicySlice {
+  readonly size: number;
+
+  /** Content name: bundle version, id mode and the ids' hash (equal candidates share one set). */
+  private content: string | undefined;
+
+  constructor(
+    private readonly pool: PreparsedPool,
+    private readonly namePrefix: string,
+    private readonly texts: Readonly<Record<string, string>>,
+    private readonly wholeId: string,
+    readonly ids: readonly string[],
+    readonly literals: readonly EntityRef[],
+    readonly reads: PolicyReads,
+    readonly programs: readonly Program[] | undefined,
+  ) {
+    this.size = ids.length;
+  }
+
+  get policySetId(): string {
+    // Hashed only here: the JS evaluator's path never needs the name.
+    this.content ??= `${this.namePrefix}:${sha256HexSync(JSON.stringify(this.ids))}`;
+    const texts = () => Object.fromEntries(this.ids.map((id) => [id, this.texts[id]!]));
+    return this.pool.slotFor(this.content, this.size, texts) ?? this.wholeId;
+  }
 }
 
 /** The request as slicing sees it; `asserted` are the principal's asserted groups the store holds. */
@@ -136,6 +168,8 @@ export class PolicySlicer {
     private readonly policies: Readonly<Record<string, string>>,
     private readonly literalsByPolicy: ReadonlyMap<string, readonly EntityRef[]>,
     private readonly readsByPolicy: ReadonlyMap<string, PolicyReads>,
+    /** The policies the JS evaluator can run (`evaluate.ts`); empty when it cannot run at all. */
+    private readonly programs: ReadonlyMap<string, Program>,
     /** The whole policy set, already preparsed outside the pool: the fallback. */
     readonly whole: PolicySlice,
   ) {
@@ -171,7 +205,7 @@ export class PolicySlicer {
       [...resourceAttrs],
     ]);
     const known = this.keys.get(key);
-    if (known !== undefined && (known === this.whole || (known as PooledSlice).live)) {
+    if (known !== undefined) {
       this.keys.delete(key);
       this.keys.set(key, known); // most recently used last
       return known;
@@ -204,19 +238,31 @@ export class PolicySlicer {
 
   private build(ids: string[]): PolicySlice {
     if (ids.length === this.whole.size) return this.whole;
-    const content = `${this.namePrefix}:${sha256HexSync(JSON.stringify(ids))}`;
-    const existing = this.pool.get(content);
-    if (existing !== undefined && existing.live) return existing;
-    const staticPolicies: Record<string, string> = {};
     const literals = new Map<string, EntityRef>();
-    for (const id of ids) {
-      staticPolicies[id] = this.policies[id]!;
-      for (const ref of this.literalsByPolicy.get(id) ?? []) literals.set(entityKey(ref), ref);
-    }
-    // A part of a set that preparsed always preparses; should it not, the whole set is correct.
+    for (const id of ids) for (const ref of this.literalsByPolicy.get(id) ?? []) literals.set(entityKey(ref), ref);
     const reads = unionReads(ids.map((id) => this.readsByPolicy.get(id)!));
-    return this.pool.add(content, staticPolicies, Object.freeze([...literals.values()]), ids.length, reads) ?? this.whole;
+    return new LazySlice(
+      this.pool,
+      this.namePrefix,
+      this.policies,
+      this.whole.policySetId,
+      Object.freeze(ids),
+      Object.freeze([...literals.values()]),
+      reads,
+      programsOf(ids, this.programs),
+    );
   }
+}
+
+/** The compiled programs of `ids`, or undefined unless every one of them compiled. */
+export function programsOf(ids: readonly string[], programs: ReadonlyMap<string, Program>): readonly Program[] | undefined {
+  const out: Program[] = [];
+  for (const id of ids) {
+    const program = programs.get(id);
+    if (program === undefined) return undefined;
+    out.push(program);
+  }
+  return Object.freeze(out);
 }
 
 /** The entity's own key (if given) and its ancestors' keys that some scope names, sorted. */

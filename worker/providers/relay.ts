@@ -48,7 +48,7 @@ export interface RelayOptions {
 /** Header of a whole reply from which refused tool calls were removed: `<tool>=<code>, …`. */
 export const TOOL_REFUSALS_HEADER = "x-verity-tool-refusals";
 
-function upstreamRefused(status: number): GatewayError {
+export function upstreamRefused(status: number): GatewayError {
   // The upstream's body may hold internal details or secrets; the caller learns only the status.
   return new GatewayError("upstream_error", `the model backend failed (status ${status})`);
 }
@@ -149,6 +149,28 @@ function stopFor(error: unknown): StreamStop {
   return { error: asGatewayError(error) };
 }
 
+/**
+ * The upstream body, with a break (the connection dropped mid-reply, or the egress size bound cut it)
+ * turned into an end the relay can answer with the provider's error event: an erroring source would
+ * otherwise error the caller's stream with nothing said, and look like a caller that went away.
+ */
+function endOnBreak(body: ReadableStream<Uint8Array>, broke: (error: GatewayError) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (cause) {
+        broke(cause instanceof GatewayError ? cause : new GatewayError("upstream_error", "the model backend's stream broke off; the reply is incomplete", { cause }));
+        controller.close();
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
 function relayStream(provider: WireProvider, upstream: Response, options: RelayOptions): Response {
   const { requestId, done } = options;
   const body = upstream.body;
@@ -166,6 +188,7 @@ function relayStream(provider: WireProvider, upstream: Response, options: RelayO
   ]);
   let bytes = 0;
   let finished = false;
+  let broken: StreamStop | undefined;
   const finish = (aborted: boolean, stop?: StreamStop) => {
     if (finished) return;
     finished = true;
@@ -215,9 +238,10 @@ function relayStream(provider: WireProvider, upstream: Response, options: RelayO
         const last = await chain.push(parser.end());
         if (last.stop) return forward(controller, last.events.map(serialise).join(""), last.stop, true);
         const ended = await chain.end();
-        forward(controller, [...last.events, ...ended.events].map(serialise).join(""), ended.stop, true);
+        // What the inspectors released goes out; a stream that broke off then ends with the error event.
+        forward(controller, [...last.events, ...ended.events].map(serialise).join(""), ended.stop ?? broken, true);
       } catch (error) {
-        forward(controller, "", stopFor(error), true);
+        forward(controller, "", broken ?? stopFor(error), true);
       }
       finish(false);
     },
@@ -228,7 +252,8 @@ function relayStream(provider: WireProvider, upstream: Response, options: RelayO
   const headers = responseHeaders(upstream.headers, requestId);
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache");
-  return new Response(body.pipeThrough(inspect), { status: upstream.status, headers });
+  const source = endOnBreak(body, (error) => (broken = { error }));
+  return new Response(source.pipeThrough(inspect), { status: upstream.status, headers });
 }
 
 /** Relays an upstream reply to the caller in the same wire format; errors become clean 502s. */

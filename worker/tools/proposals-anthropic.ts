@@ -33,6 +33,19 @@ function inputText(input: unknown): string {
   return input === undefined ? "{}" : (JSON.stringify(input) ?? "");
 }
 
+/**
+ * A call's block with the input the gate settled on: its start (input emptied, as Anthropic streams
+ * it) and one `input_json_delta` with the whole input, in place of the model's fragments.
+ */
+function withInput(held: readonly SseEvent[], index: number, input: string): SseEvent[] {
+  const start = held[0]?.data;
+  const block = start && isRecord(start.content_block) ? start.content_block : {};
+  return [
+    sseEvent({ ...start, content_block: { ...block, input: {} } }, "content_block_start"),
+    sseEvent({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: input } }, "content_block_delta"),
+  ];
+}
+
 export function anthropicToolCalls(gate: ToolCallGate): EventInspector {
   const open = new Map<number, OpenBlock>();
   const tally: CallTally = { allowed: 0, refused: 0 };
@@ -45,7 +58,8 @@ export function anthropicToolCalls(gate: ToolCallGate): EventInspector {
     const closing = stop ? [stop] : [];
     if (ruling.allowed) {
       tally.allowed++;
-      return { events: [...block.assembly.held, ...closing] };
+      const events = ruling.arguments === undefined ? block.assembly.held : withInput(block.assembly.held, index, ruling.arguments);
+      return { events: [...events, ...closing] };
     }
     tally.refused++;
     if (ruling.refuseReply) return { events: [], stop: { error: ruling.error } };
@@ -123,7 +137,8 @@ export async function authorizeAnthropicReply(
     const ruling = await gate.decide(call);
     if (ruling.allowed) {
       tally.allowed++;
-      content.push(block);
+      // The gate accepted exactly this text as the arguments, so it is one JSON object.
+      content.push(ruling.arguments === undefined ? block : { ...block, input: JSON.parse(ruling.arguments) as unknown });
       continue;
     }
     if (ruling.refuseReply) throw ruling.error;
@@ -131,6 +146,6 @@ export async function authorizeAnthropicReply(
     refused.push({ call, code: ruling.error.code });
     content.push({ type: "text", text: refusalNotice(call, ruling) });
   }
-  if (tally.refused === 0) return { reply, refused };
+  if (tally.refused === 0) return { reply: content.some((block, i) => block !== blocks[i]) ? { ...reply, content } : reply, refused };
   return { reply: { ...reply, content, stop_reason: finishReasonAfter(reply.stop_reason, "tool_use", "end_turn", tally) }, refused };
 }

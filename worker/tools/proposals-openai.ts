@@ -6,8 +6,9 @@
  * are held back; text and everything else pass at once.
  *
  * An allowed call is released as it came (its index renumbered when a refused call before it was
- * removed, so the caller sees calls 0, 1, … without gaps); a refused call's fragments are dropped and
- * a content delta with the refusal notice takes their place.
+ * removed, so the caller sees calls 0, 1, … without gaps), or as one fragment holding the whole call
+ * when the gate rewrote its arguments; a refused call's fragments are dropped and a content delta with
+ * the refusal notice takes their place.
  */
 import { chunkLike } from "../providers/openai.ts";
 import { sseEvent, type EventInspector, type InspectStep, type SseEvent } from "../providers/sse.ts";
@@ -43,6 +44,14 @@ function onlyOneFragment(data: Record<string, unknown>, choice: Record<string, u
   return Object.entries(delta).every(([key, value]) => key === "tool_calls" || key === "role" || value === null || value === "");
 }
 
+/** A call as one fragment (its first fragment's shape, at `index`) with the arguments the gate settled on. */
+function wholeCall(held: readonly HeldFragment[], choiceIndex: number, index: number, call: ProposedCall, args: string): SseEvent {
+  const [first] = held;
+  const fn = first && isRecord(first.fragment.function) ? first.fragment.function : {};
+  const fragment = { ...first?.fragment, index, ...(call.id !== "" && { id: call.id }), function: { ...fn, name: call.name, arguments: args } };
+  return sseEvent(chunkLike(first?.event.data ?? {}, { index: choiceIndex, delta: { tool_calls: [fragment] } }));
+}
+
 export function openaiToolCalls(gate: ToolCallGate): EventInspector {
   const choices = new Map<number, ChoiceCalls>();
   const choiceCalls = (index: number): ChoiceCalls => {
@@ -62,6 +71,7 @@ export function openaiToolCalls(gate: ToolCallGate): EventInspector {
       return { events: [sseEvent(chunkLike(template, { index: choiceIndex, delta: { content: refusalNotice(call, ruling) } }))] };
     }
     const index = calls.allowed++;
+    if (ruling.arguments !== undefined) return { events: [wholeCall(assembly.held, choiceIndex, index, call, ruling.arguments)] };
     return {
       events: assembly.held.map(({ event, fragment }) => {
         if (fragment.index === index && event.raw !== undefined) return event;
@@ -198,7 +208,8 @@ export async function authorizeOpenAiReply(
     const kept: unknown[] = [];
     const notices: string[] = [];
     const tally: CallTally = { allowed: 0, refused: 0 };
-    for (const entry of message.tool_calls) {
+    const proposed: unknown[] = message.tool_calls;
+    for (const entry of proposed) {
       const fn = isRecord(entry) && isRecord(entry.function) ? entry.function : {};
       const call: ProposedCall = {
         id: isRecord(entry) && typeof entry.id === "string" ? entry.id : "",
@@ -208,7 +219,7 @@ export async function authorizeOpenAiReply(
       const ruling = await gate.decide(call);
       if (ruling.allowed) {
         tally.allowed++;
-        kept.push(entry);
+        kept.push(ruling.arguments === undefined ? entry : { ...(entry as Record<string, unknown>), function: { ...fn, arguments: ruling.arguments } });
         continue;
       }
       if (ruling.refuseReply) throw ruling.error;
@@ -217,7 +228,9 @@ export async function authorizeOpenAiReply(
       notices.push(refusalNotice(call, ruling));
     }
     if (tally.refused === 0) {
-      choices.push(choice);
+      const rewritten = kept.some((entry, i) => entry !== proposed[i]);
+      changed ||= rewritten;
+      choices.push(rewritten ? { ...choice, message: { ...message, tool_calls: kept } } : choice);
       continue;
     }
     changed = true;

@@ -22,7 +22,14 @@ export interface ProposedCall {
 }
 
 export type CallRuling =
-  | { allowed: true }
+  | {
+      allowed: true;
+      /**
+       * The arguments' JSON text the caller receives, when it is not the model's: placeholders of the
+       * request's tokenized values restored (the call was decided on these, the values it will run with).
+       */
+      arguments?: string;
+    }
   | {
       allowed: false;
       /** Why, for the caller: its code and message go into the notice, or it refuses the reply. */

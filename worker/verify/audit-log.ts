@@ -12,6 +12,7 @@ import { logOrigin } from "./checkpoint.ts";
 import { CheckpointIssuer } from "./checkpoint-issuer.ts";
 import { auditOrigin, checkpointIntervalMs, type VerifyVars } from "./config.ts";
 import {
+  type AppendOutcome,
   type AppendReceipt,
   type AuditEntry,
   AuditLogCore,
@@ -46,7 +47,8 @@ export class AuditLog extends DurableObject<AuditLogEnv> {
     // Synchronous SQLite work only, so nothing else can run in the object before the schema exists.
     const store = new SqlAuditStore(ctx.storage);
     const tenant = ctx.id.name;
-    this.#core = new AuditLogCore(store, { tenant });
+    // storage.sync() resolves once the implicit transaction holding a commit is flushed.
+    this.#core = new AuditLogCore(store, { tenant, durable: () => ctx.storage.sync() });
     this.#intervalMs = checkpointIntervalMs(env);
     this.#checkpoints = new CheckpointIssuer({
       origin: logOrigin(auditOrigin(env), tenant ?? store.tenant() ?? "_unnamed"),
@@ -66,15 +68,29 @@ export class AuditLog extends DurableObject<AuditLogEnv> {
    */
   async append(records: AuditRecord[]): Promise<AppendReceipt[]> {
     const receipts = await this.#core.append(records);
-    if (this.#armed !== true) {
-      // After the commit, so a failing append arms nothing; a checkpoint failure never fails an append.
-      this.#armed = (await this.ctx.storage.getAlarm()) !== null;
-      if (!this.#armed) {
-        await this.ctx.storage.setAlarm(Date.now() + this.#intervalMs);
-        this.#armed = true;
-      }
-    }
+    await this.#armCheckpoint();
     return receipts;
+  }
+
+  /**
+   * Write-ahead commit of records from many callers (the sink's coalesced RPC): each record is
+   * validated and refused on its own (a storage failure refuses every record of its transaction),
+   * they commit together, and every receipt is for a durable commit.
+   */
+  async appendEach(records: AuditRecord[]): Promise<AppendOutcome[]> {
+    const outcomes = await this.#core.appendEach(records);
+    if (outcomes.some((o) => "receipt" in o)) await this.#armCheckpoint();
+    return outcomes;
+  }
+
+  /** After a commit, so a failing append arms nothing; a checkpoint failure never fails an append. */
+  async #armCheckpoint(): Promise<void> {
+    if (this.#armed === true) return;
+    this.#armed = (await this.ctx.storage.getAlarm()) !== null;
+    if (!this.#armed) {
+      await this.ctx.storage.setAlarm(Date.now() + this.#intervalMs);
+      this.#armed = true;
+    }
   }
 
   treeHead(): TreeHead {

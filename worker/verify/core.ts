@@ -4,16 +4,22 @@
  *
  * Write path (append): validate and hash every record, extend the compact range, then commit the
  * leaves, the completed nodes and the new head in one `store.commit`. Hashing is asynchronous
- * (WebCrypto) and the commit is synchronous, so appends are serialised by `#appendTail`: while one
- * append is between reading the head and committing, another would read the same head. The store
+ * (WebCrypto) and the commit is synchronous, so appends are serialised by one drain loop: while one
+ * group is between reading the head and committing, another would read the same head. The store
  * re-checks the size inside its transaction as a second line (`conflict`).
+ *
+ * Group commit: a commit is only as good as its flush to disk, and the flush (one fsync locally)
+ * costs more than everything else an append does. So the drain waits for each group's flush
+ * (`durable`) before it takes the next group: appends that arrive meanwhile, from any number of
+ * RPC calls, share the next transaction and its single flush. An append's promise settles after
+ * the flush of the transaction holding it.
  *
  * Read path (proofs, entries): perfect nodes and leaves are immutable once committed, and every
  * read is bounded by a size validated against the committed head first, so a read may interleave
  * with an append without seeing anything torn.
  */
 import { toHex } from "../lib/encoding.ts";
-import { AuditError } from "./errors.ts";
+import { AuditError, type AuditErrorCode } from "./errors.ts";
 import { isIndex } from "./merkle/bits.ts";
 import { appendLeaves, frontierPositions } from "./merkle/compact-range.ts";
 import { consistencyPath } from "./merkle/consistency.ts";
@@ -41,6 +47,12 @@ export interface AppendReceipt {
   /** Hex root of the tree of `treeSize` leaves. */
   rootHash: string;
 }
+
+/**
+ * One record's result in `appendEach`: its receipt, or why it is not in the log. A value rather than
+ * a rejection, so one refused record does not fail the others that travelled in the same call.
+ */
+export type AppendOutcome = { receipt: AppendReceipt } | { refused: { code: AuditErrorCode; message: string } };
 
 export interface TreeHead {
   size: number;
@@ -82,6 +94,11 @@ export interface AuditLogCoreOptions {
    * the first committed record binds the log to its tenant.
    */
   tenant?: string;
+  /**
+   * Resolves once every commit made so far is durable (a Durable Object passes `storage.sync()`);
+   * absent, a commit counts as durable when `store.commit` returns (memory stores in tests).
+   */
+  durable?: () => Promise<void>;
 }
 
 function requireIndex(name: string, value: unknown): number {
@@ -105,6 +122,7 @@ interface PreparedAppend {
 export class AuditLogCore {
   readonly #store: AuditStore;
   readonly #tenant: string | undefined;
+  readonly #durable: (() => Promise<void>) | undefined;
   #pending: PendingAppend[] = [];
   #draining = false;
   /**
@@ -121,22 +139,55 @@ export class AuditLogCore {
     }
     this.#store = store;
     this.#tenant = options.tenant;
+    this.#durable = options.durable;
   }
 
   /**
    * Appends `records` in order, all or none. Resolves once the batch is committed; every failure
    * is an `AuditError` and leaves the log unchanged.
    *
-   * Group commit: calls that arrive while a commit is being prepared wait and are committed
-   * together, in arrival order, in one transaction (one head update, one frontier walk). Each
+   * Group commit: calls that arrive while a commit is being prepared or flushed wait and are
+   * committed together, in arrival order, in one transaction (one head update, one frontier walk,
+   * one flush). Each
    * call is validated on its own, so one bad call is refused without failing its neighbours;
    * a storage failure fails every call of that group, and none of them is in the log.
    */
   append(records: readonly unknown[]): Promise<AppendReceipt[]> {
-    return new Promise<AppendReceipt[]>((resolve, reject) => {
-      this.#pending.push({ records, resolve, reject });
-      if (!this.#draining) void this.#drain();
-    });
+    const committed = this.#enqueue(records);
+    if (!this.#draining) void this.#drain();
+    return committed;
+  }
+
+  #enqueue(records: readonly unknown[]): Promise<AppendReceipt[]> {
+    return new Promise<AppendReceipt[]>((resolve, reject) => this.#pending.push({ records, resolve, reject }));
+  }
+
+  /**
+   * Appends each record as its own call (validated, refused or committed on its own), all of them
+   * joining the same group commit: what a sink sends when it carries many requests' records in one
+   * RPC. Outcomes are in the order of `records`; committed records get consecutive indices in it.
+   */
+  appendEach(records: readonly unknown[]): Promise<AppendOutcome[]> {
+    if (!Array.isArray(records) || records.length === 0 || records.length > MAX_APPEND_BATCH) {
+      return Promise.reject(new AuditError("invalid_batch", `appendEach takes an array of 1 to ${MAX_APPEND_BATCH} records`));
+    }
+    // Queued before the drain starts, so the whole call lands in one group.
+    const outcomes = Promise.all(
+      records.map((record) =>
+        this.#enqueue([record]).then(
+          ([receipt]): AppendOutcome => {
+            if (receipt === undefined) throw new AuditError("corrupt", "a committed record has no receipt");
+            return { receipt };
+          },
+          (error: unknown): AppendOutcome => {
+            if (error instanceof AuditError) return { refused: { code: error.code, message: error.message } };
+            throw error;
+          },
+        ),
+      ),
+    );
+    if (!this.#draining) void this.#drain();
+    return outcomes;
   }
 
   /** Commits pending appends group by group; only one drain runs, so heads are never read twice. */
@@ -209,7 +260,14 @@ export class AuditLogCore {
         throw new AuditError("storage_failed", "the audit store refused the append", { cause: error });
       }
       this.#tip = { size: grown.size, tenant, frontier: grown.frontier };
-      // Durable now (the Durable Object's output gate holds the replies until the write is).
+      // Only a flushed commit is reported: a caller holding a receipt may act on the record being there.
+      if (this.#durable) {
+        try {
+          await this.#durable();
+        } catch (error) {
+          throw new AuditError("storage_failed", "the audit store could not make the append durable", { cause: error });
+        }
+      }
       const rootHash = toHex(grown.root);
       const receipts = leaves.map((leaf) => ({ index: leaf.index, leafHash: toHex(leaf.leafHash), treeSize: grown.size, rootHash }));
       let offset = 0;

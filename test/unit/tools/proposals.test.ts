@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { jsonStringContent, TokenVault } from "../../../worker/data/tokens.ts";
 import { GatewayError } from "../../../worker/errors.ts";
 import { createSseParser, serialise, type EventInspector, type SseEvent } from "../../../worker/providers/sse.ts";
 import { anthropicToolCalls, authorizeAnthropicReply } from "../../../worker/tools/proposals-anthropic.ts";
@@ -328,6 +329,74 @@ describe("Anthropic whole replies", () => {
     const decider = gate(["search_documents"]);
     await authorizeAnthropicReply(reply([{ type: "tool_use", id: "t", name: "search_documents", input: "rm -rf /" }]), decider);
     expect(decider.asked[0]?.arguments).toBe('"rm -rf /"');
+  });
+});
+
+describe("arguments the gate rewrote (the request's tokenized values restored)", () => {
+  const vault = new TokenVault("0badc0de");
+  // A value that needs escaping inside a JSON string.
+  const value = 'Jane "JD" Doe\\';
+  const placeholder = vault.placeholder("PERSON", value);
+  const proposed = JSON.stringify({ to: placeholder, cc: [placeholder], subject: "hi" });
+  const meant = JSON.stringify({ to: value, cc: [value], subject: "hi" });
+  /** Allows everything, deciding on (and handing back) the arguments with placeholders restored. */
+  const restoring: ToolCallGate & { asked: ProposedCall[] } = {
+    asked: [],
+    async decide(call) {
+      const { text, restored } = vault.restore(call.arguments, jsonStringContent);
+      this.asked.push({ ...call, arguments: text });
+      return restored > 0 ? { allowed: true, arguments: text } : { allowed: true };
+    },
+  };
+
+  it("restores values into JSON text as string content", () => {
+    expect(JSON.parse(vault.restore(proposed, jsonStringContent).text)).toEqual(JSON.parse(meant));
+    expect(vault.restore(`"${placeholder}"`).text).toBe(`"${value}"`);
+  });
+
+  it("OpenAI stream: the call, cut anywhere, reaches the caller as one fragment with the values", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { maxLength: 6 }), async (cuts) => {
+        const input = events(openaiStream([{ name: "send_email", args: proposed, cuts, before: ["Sending. "] }]));
+        const { out } = await run(openaiToolCalls(restoring), input);
+        const { content, calls, finish } = accumulateOpenAi(out);
+        expect(content).toBe("Sending. ");
+        expect(calls).toEqual([{ id: "call_0", name: "send_email", arguments: meant }]);
+        expect(finish).toBe("tool_calls");
+        expect(JSON.stringify(out.map((e) => e.data))).not.toContain("⟦");
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("OpenAI whole reply: the call's arguments carry the values, the rest of the call is kept", async () => {
+    const whole = {
+      choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [{ id: "call_0", type: "function", function: { name: "send_email", arguments: proposed } }] }, finish_reason: "tool_calls" }],
+    };
+    const { reply, refused } = await authorizeOpenAiReply(whole, restoring);
+    expect(refused).toEqual([]);
+    expect((reply.choices as any)[0].message.tool_calls).toEqual([{ id: "call_0", type: "function", function: { name: "send_email", arguments: meant } }]);
+    expect((reply.choices as any)[0].finish_reason).toBe("tool_calls");
+  });
+
+  it("Anthropic stream: the block's input, cut anywhere, reaches the caller whole with the values", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { maxLength: 6 }), async (cuts) => {
+        const input = events(anthropicStream([{ name: "send_email", args: proposed, cuts, before: [] }]));
+        const { out } = await run(anthropicToolCalls(restoring), input);
+        const { blocks, stopReason } = accumulateAnthropic(out);
+        expect(blocks).toEqual([{ type: "tool_use", name: "send_email", text: meant }]);
+        expect(stopReason).toBe("tool_use");
+        expect(out.filter((e) => e.data?.type === "content_block_stop")).toHaveLength(1);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("Anthropic whole reply: the block's input object carries the values", async () => {
+    const whole = { content: [{ type: "tool_use", id: "t", name: "send_email", input: JSON.parse(proposed) }], stop_reason: "tool_use" };
+    const { reply } = await authorizeAnthropicReply(whole, restoring);
+    expect(reply.content).toEqual([{ type: "tool_use", id: "t", name: "send_email", input: JSON.parse(meant) }]);
   });
 });
 

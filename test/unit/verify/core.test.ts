@@ -215,3 +215,75 @@ describe("group commit", () => {
     await expect(core.append([rec(9)])).resolves.toHaveLength(1);
   });
 });
+
+describe("appendEach and the durability barrier", () => {
+  /** A `durable` hook the test releases by hand, logging what the store held when each flush was asked for. */
+  function gated() {
+    const store = new MemoryAuditStore();
+    const flushes: Array<{ size: number; release: () => void }> = [];
+    const core = new AuditLogCore(store, {
+      tenant: "acme",
+      durable: () => new Promise<void>((release) => flushes.push({ size: store.head().size, release })),
+    });
+    return { store, core, flushes };
+  }
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it("settles each record on its own, in order, with consecutive indices", async () => {
+    const { core } = fresh("acme");
+    const outcomes = await core.appendEach([rec(0), rec(1, { time: "yesterday" }), rec(2), rec(3, { tenant: "globex" }), rec(4)]);
+    expect(outcomes).toMatchObject([
+      { receipt: { index: 0 } },
+      { refused: { code: "invalid_record" } },
+      { receipt: { index: 1 } },
+      { refused: { code: "tenant_mismatch" } },
+      { receipt: { index: 2, treeSize: 3 } },
+    ]);
+    expect(core.entries(0, 3).map((e) => JSON.parse(e.canonical).requestId)).toEqual(["req-0", "req-2", "req-4"]);
+    await expect(core.appendEach([])).rejects.toMatchObject({ code: "invalid_batch" });
+    await expect(core.appendEach(Array.from({ length: MAX_APPEND_BATCH + 1 }, (_, i) => rec(i)))).rejects.toMatchObject({ code: "invalid_batch" });
+  });
+
+  it("resolves no receipt before the flush of the commit holding it, and merges appends arriving during a flush", async () => {
+    const { core, store, flushes } = gated();
+    let resolved = 0;
+    const first = core.append([rec(0)]).then((r) => (resolved++, r));
+    await tick();
+    // Committed (the store holds it), but not flushed: nothing may resolve yet.
+    expect(store.commits).toBe(1);
+    expect(flushes.map((f) => f.size)).toEqual([1]);
+    const later = Array.from({ length: 20 }, (_, i) => core.append([rec(1 + i)]).then((r) => (resolved++, r)));
+    await tick();
+    expect(resolved).toBe(0);
+    expect(store.commits).toBe(1);
+    flushes[0]!.release();
+    expect((await first)[0]?.index).toBe(0);
+    await tick();
+    // The twenty that arrived during the first flush: one transaction, one flush, still unresolved.
+    expect(store.commits).toBe(2);
+    expect(flushes.map((f) => f.size)).toEqual([1, 21]);
+    expect(resolved).toBe(1);
+    flushes[1]!.release();
+    const receipts = await Promise.all(later);
+    expect(receipts.map((r) => r[0]?.index)).toEqual(Array.from({ length: 20 }, (_, i) => 1 + i));
+    expect(receipts.every((r) => r[0]?.treeSize === 21)).toBe(true);
+  });
+
+  it("a flush that fails rejects every caller of that commit with storage_failed, and the log goes on", async () => {
+    const store = new MemoryAuditStore();
+    let failNext = true;
+    const core = new AuditLogCore(store, {
+      tenant: "acme",
+      durable: async () => {
+        if (failNext) {
+          failNext = false;
+          throw new Error("disk gone");
+        }
+      },
+    });
+    const outcomes = await core.appendEach([rec(0), rec(1), rec(2)]);
+    expect(outcomes).toEqual(Array.from({ length: 3 }, () => ({ refused: { code: "storage_failed", message: expect.any(String) } })));
+    const after = await core.appendEach([rec(3)]);
+    expect(after[0]).toMatchObject({ receipt: { index: store.head().size - 1 } });
+  });
+});

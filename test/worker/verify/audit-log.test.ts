@@ -149,6 +149,83 @@ describe("createAuditSink", () => {
     expect((await logFor(tenant).treeHead()).size).toBe(0);
   });
 
+  it("carries concurrent commits of one isolate in few calls: exactly one record each, in call order, each resolved after its commit", async () => {
+    const tenant = tenantName("acme");
+    const calls: number[] = [];
+    const counting = {
+      idFromName: (name: string) => env.AUDIT_LOG.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const stub = env.AUDIT_LOG.get(id);
+        return {
+          appendEach: (records: Parameters<typeof stub.appendEach>[0]) => {
+            calls.push(records.length);
+            return stub.appendEach(records);
+          },
+        };
+      },
+    } as unknown as typeof env.AUDIT_LOG;
+    const sink = createAuditSink(counting);
+    const log = logFor(tenant);
+    const N = 120;
+    // Each caller checks, as soon as its own promise resolves, that its record is already in the log.
+    const receipts = await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const receipt = await sink.commit(rec(tenant, i));
+        const [entry] = await log.entries(receipt.index, receipt.index + 1);
+        expect(JSON.parse(entry?.canonical ?? "null")).toEqual(rec(tenant, i));
+        expect(entry?.leafHash).toBe(receipt.leafHash);
+        return receipt;
+      }),
+    );
+    expect(receipts.map((r) => r.index)).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(new Set(receipts.map((r) => r.index)).size).toBe(N);
+    expect((await log.treeHead()).size).toBe(N);
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(N);
+    expect(calls.length).toBeLessThan(N);
+    // The same round trip again, one at a time: one record a call, no waiting for company.
+    calls.length = 0;
+    expect(await sink.commit(rec(tenant, N))).toMatchObject({ index: N, treeSize: N + 1 });
+    expect(calls).toEqual([1]);
+  });
+
+  it("refuses a bad record alone; the commits travelling with it are written", async () => {
+    const sink = createAuditSink(env.AUDIT_LOG);
+    const tenant = tenantName("acme");
+    const results = await Promise.allSettled([
+      sink.commit(rec(tenant, 0)),
+      sink.commit({ ...rec(tenant, 1), time: "yesterday" }),
+      sink.commit({ ...rec(tenant, 2), payload: "x".repeat(20_000) }),
+      sink.commit(rec(tenant, 3)),
+    ]);
+    expect(results).toMatchObject([
+      { status: "fulfilled", value: { index: 0 } },
+      { status: "rejected", reason: { code: "invalid_record" } },
+      { status: "rejected", reason: { code: "record_too_large" } },
+      { status: "fulfilled", value: { index: 1, treeSize: 2 } },
+    ]);
+    expect((await logFor(tenant).treeHead()).size).toBe(2);
+  });
+
+  it.each([
+    ["overloaded (the call fails)", () => ({ appendEach: () => Promise.reject(new Error("Durable Object is overloaded")) })],
+    ["unavailable (no stub)", () => {
+      throw new Error("Durable Object unavailable");
+    }],
+  ])("an object that is %s rejects every commit the call carried, and the lane recovers", async (_label, get) => {
+    const tenant = tenantName("acme");
+    let broken = true;
+    const flaky = {
+      idFromName: (name: string) => env.AUDIT_LOG.idFromName(name),
+      get: (id: DurableObjectId) => (broken ? get() : env.AUDIT_LOG.get(id)),
+    } as unknown as typeof env.AUDIT_LOG;
+    const sink = createAuditSink(flaky);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => sink.commit(rec(tenant, i))));
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect((await logFor(tenant).treeHead()).size).toBe(0);
+    broken = false;
+    expect(await sink.commit(rec(tenant, 20))).toMatchObject({ index: 0 });
+  });
+
   it("is a start-up error without a namespace", () => {
     expect(() => createAuditSink(undefined as unknown as typeof env.AUDIT_LOG)).toThrow(TypeError);
   });

@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Principal } from "../../../worker/context.ts";
 import { GatewayError } from "../../../worker/errors.ts";
-import { createContinuousVerification, type RiskEngine, SqlRevocationStore, SqlRiskStore } from "../../../worker/verify/risk/index.ts";
+import { createContinuousVerification, type RiskEngine, riskEngineName, SqlRevocationStore, SqlRiskStore } from "../../../worker/verify/risk/index.ts";
 
 let counter = 0;
 const unique = (label: string) => `${label}-${Date.now()}-${counter++}`;
@@ -83,22 +83,24 @@ describe("RiskEngine over RPC", () => {
   });
 });
 
+const dave = { kind: "user", id: "dave" } as const;
+
 describe("Revocations over RPC", () => {
   it("revokes sessions, tokens and principals, effective on the next check", async () => {
     const stub = env.REVOCATIONS.get(env.REVOCATIONS.idFromName(unique("tenant")));
-    const query = { principal: "dave", sessionId: "s1", tokenId: "t1", authenticatedAt: 1000 };
+    const query = { principal: dave, sessionId: "s1", tokenId: "t1", authenticatedAt: 1000 };
     expect(await stub.check(query)).toBeUndefined();
     await stub.revoke({ kind: "token", tokenId: "t1", reason: "test" });
     expect(await stub.check(query)).toBe("token");
     await stub.revoke({ kind: "session", sessionId: "s1", reason: "test" });
     expect(await stub.check(query)).toBe("session");
-    expect(await stub.check({ principal: "dave", sessionId: "s2", authenticatedAt: 1000 })).toBeUndefined();
-    await stub.revoke({ kind: "principal", principal: "dave", notBefore: 2000, reason: "test" });
-    expect(await stub.check({ principal: "dave", sessionId: "s2", authenticatedAt: 1000 })).toBe("principal");
+    expect(await stub.check({ principal: dave, sessionId: "s2", authenticatedAt: 1000 })).toBeUndefined();
+    await stub.revoke({ kind: "principal", principal: dave, notBefore: 2000, reason: "test" });
+    expect(await stub.check({ principal: dave, sessionId: "s2", authenticatedAt: 1000 })).toBe("principal");
     // Signed in again after the revocation: fine. A replayed older revocation never moves the line back.
-    expect(await stub.check({ principal: "dave", sessionId: "s3", authenticatedAt: 2000 })).toBeUndefined();
-    await stub.revoke({ kind: "principal", principal: "dave", notBefore: 500, reason: "replayed" });
-    expect(await stub.check({ principal: "dave", sessionId: "s2", authenticatedAt: 1500 })).toBe("principal");
+    expect(await stub.check({ principal: dave, sessionId: "s3", authenticatedAt: 2000 })).toBeUndefined();
+    await stub.revoke({ kind: "principal", principal: dave, notBefore: 500, reason: "replayed" });
+    expect(await stub.check({ principal: dave, sessionId: "s2", authenticatedAt: 1500 })).toBe("principal");
   });
 
   it("forgets entries after their retention (pruning)", async () => {
@@ -107,7 +109,7 @@ describe("Revocations over RPC", () => {
     await runInDurableObject(stub, async (_instance, state) => {
       const store = new SqlRevocationStore(state.storage);
       store.prune(Date.now() / 1000 + 10);
-      expect(store.check({ principal: "x", tokenId: "short" }, Date.now() / 1000)).toBeUndefined();
+      expect(store.check({ principal: { kind: "user", id: "x" }, tokenId: "short" }, Date.now() / 1000)).toBeUndefined();
     });
   });
 });
@@ -140,7 +142,7 @@ describe("continuous verification (assess)", () => {
     const continuous = createContinuousVerification({ riskCacheMs: 2000, now: () => now });
     const p = principal();
     expect((await continuous.assess(p, env)).risk).toBe("low");
-    await env.RISK.get(env.RISK.idFromName(`${p.tenant}/${p.id}`)).assert("medium", "test", "test", 60_000);
+    await env.RISK.get(env.RISK.idFromName(riskEngineName(p))).assert("medium", "test", "test", 60_000);
     expect((await continuous.assess(p, env)).risk).toBe("low");
     now += 2001;
     expect((await continuous.assess(p, env)).risk).toBe("medium");

@@ -4,13 +4,12 @@
  * Pure and synchronous; the cost is linear in min(text length, cap).
  */
 import type { Finding } from "../../context.ts";
-import { scanIdentifiers } from "./identifiers.ts";
+import { emails, ipv6s, walletsByLiteral } from "./identifiers.ts";
 import { MAX_SCAN_PER_TEXT } from "./limits.ts";
-import { scanNames } from "./names.ts";
 import { fold } from "./normalize.ts";
-import { scanNumbers } from "./numeric.ts";
-import { forgetContext } from "./scan.ts";
-import { scanSecrets } from "./secrets.ts";
+import { contextFor, type Emit } from "./scan.ts";
+import { secretsByLiteral } from "./secrets.ts";
+import { sweep } from "./sweep.ts";
 import { compileTenantRules, scanTenantRules, type TenantRules } from "./tenant-rules.ts";
 
 export interface Detection {
@@ -52,17 +51,28 @@ function resolve(raw: Finding[]): Finding[] {
 export function detectWithin(text: string, cap: number, rules?: TenantRules): Detection {
   const scanned = text.length > cap ? text.slice(0, cap) : text;
   const folded = fold(scanned);
-  const raw: Finding[] = [];
-  const emit = (finding: Finding) => void raw.push(finding);
+  // One list per scanner, joined in a fixed order: overlaps are resolved by a stable sort, so findings
+  // that tie on span and score keep this order.
+  const lists: Finding[][] = [];
+  const list = (): Emit => {
+    const found: Finding[] = [];
+    lists.push(found);
+    return (finding) => void found.push(finding);
+  };
+  const [keys, otherSecrets, numbers, mails, ibans, ips, nifs, deas, icd10s, base58s, wallets, names, tenant] = Array.from({ length: 13 }, list);
+  const foldedText = folded.text;
+  contextFor(foldedText, folded.ascii);
   try {
-    scanSecrets(folded.text, emit);
-    scanNumbers(folded.text, emit);
-    scanIdentifiers(folded.text, emit);
-    scanNames(folded.text, emit);
-    if (rules) scanTenantRules(folded.text, compileTenantRules(rules), emit);
+    sweep(foldedText, folded.ascii, { keys: keys!, numbers: numbers!, ibans: ibans!, nifs: nifs!, deas: deas!, icd10s: icd10s!, base58s: base58s!, names: names! });
+    secretsByLiteral(foldedText, otherSecrets!);
+    if (foldedText.includes("@")) emails(foldedText, mails!);
+    if (foldedText.includes(":")) ipv6s(foldedText, ips!);
+    walletsByLiteral(foldedText, wallets!);
+    if (rules) scanTenantRules(foldedText, compileTenantRules(rules), tenant!);
   } finally {
-    forgetContext();
+    contextFor(undefined);
   }
+  const raw = lists.flat();
   const findings = resolve(raw);
   if (folded.toOriginal) {
     for (const finding of findings) Object.assign(finding, folded.toOriginal(finding.start, finding.end));

@@ -5,7 +5,7 @@
  */
 import { bech32Address, base58CheckAddress } from "./crypto-address.ts";
 import { deaNumber, esNif, ibanLength, ibanMod97 } from "./checksums.ts";
-import { allowed, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
+import { allowed, attempt, charTable, type Emit, type OnMatch, report, type Rule, scan } from "./scan.ts";
 
 const EMAIL: Rule = { type: "EMAIL_ADDRESS", category: "pii", level: 1, score: 0.9 };
 const IBAN: Rule = { type: "IBAN_CODE", category: "pii", level: 2, score: 0.9, context: ["iban", "account", "bank"] };
@@ -25,7 +25,7 @@ const TLD = /^[A-Za-z]{2,24}$/;
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 /** E-mail addresses, found from each "@" outwards (bounded both ways), so no pattern can backtrack. */
-function emails(text: string, emit: Emit): void {
+export function emails(text: string, emit: Emit): void {
   for (let at = text.indexOf("@"); at >= 0; ) {
     let start = at;
     while (start > 0 && at - start < MAX_LOCAL && allowed(LOCAL, text.charCodeAt(start - 1))) start--;
@@ -45,26 +45,30 @@ function emails(text: string, emit: Emit): void {
 }
 
 // Two capital letters and two check digits, then up to 40 letters, digits and single spaces.
-const IBAN_RUN = /(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}[ A-Z0-9]{10,40}/g;
+const IBAN_RUN = /(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}[ A-Z0-9]{10,40}/y;
 
-function ibans(text: string, emit: Emit): void {
-  scan(text, IBAN_RUN, (match) => {
-    const length = ibanLength(match[0].slice(0, 2));
-    if (length === undefined) return;
-    let compact = "";
-    let i = match.index;
-    while (compact.length < length && i < text.length) {
-      const c = text[i]!;
-      if (c === " ") {
-        if (text[i + 1] === " " || compact.length < 4) return;
-      } else if (/[A-Z0-9]/.test(c)) compact += c;
-      else break;
-      i++;
-    }
-    if (compact.length !== length || /[A-Za-z0-9]/.test(text[i] ?? "") || !ibanMod97(compact)) return;
-    report(text, match.index, i, IBAN, emit);
-    return i;
-  });
+/**
+ * The `…At` functions below try one scanner at one position the sweep (sweep.ts) found, and return
+ * where that scanner's scan resumes, or -1 when it has no match there.
+ */
+export const ibanAt = (text: string, at: number, emit: Emit) => attempt(text, IBAN_RUN, at, emit, onIban);
+
+function onIban(text: string, match: RegExpExecArray, emit: Emit): number | void {
+  const length = ibanLength(match[0].slice(0, 2));
+  if (length === undefined) return;
+  let compact = "";
+  let i = match.index;
+  while (compact.length < length && i < text.length) {
+    const c = text[i]!;
+    if (c === " ") {
+      if (text[i + 1] === " " || compact.length < 4) return;
+    } else if (/[A-Z0-9]/.test(c)) compact += c;
+    else break;
+    i++;
+  }
+  if (compact.length !== length || /[A-Za-z0-9]/.test(text[i] ?? "") || !ibanMod97(compact)) return;
+  report(text, match.index, i, IBAN, emit);
+  return i;
 }
 
 const IPV6_CHAR = charTable("0-9A-Fa-f:.");
@@ -92,7 +96,7 @@ export function ipv6Address(value: string): boolean {
 }
 
 /** From each ":" not already inside a run, the run of hex digits, colons and dots around it (bounded). */
-function ipv6s(text: string, emit: Emit): void {
+export function ipv6s(text: string, emit: Emit): void {
   let runEnd = 0;
   for (let colon = text.indexOf(":"); colon >= 0; colon = text.indexOf(":", Math.max(colon + 1, runEnd))) {
     let start = colon;
@@ -113,23 +117,25 @@ function ipv6s(text: string, emit: Emit): void {
   }
 }
 
-const NIF_RUN = /(?<![A-Za-z0-9])[XYZxyz]?[0-9]{7,8}-?[A-Za-z](?![A-Za-z0-9])/g;
-const DEA_RUN = /(?<![A-Za-z0-9])[ABCDEFGHJKLMPRSTUX][A-Z9][0-9]{7}(?![A-Za-z0-9])/g;
+const NIF_RUN = /(?<![A-Za-z0-9])[XYZxyz]?[0-9]{7,8}-?[A-Za-z](?![A-Za-z0-9])/y;
+const DEA_RUN = /(?<![A-Za-z0-9])[ABCDEFGHJKLMPRSTUX][A-Z9][0-9]{7}(?![A-Za-z0-9])/y;
 // The optional group holds a literal "." first, so it cannot match in two ways.
-const ICD10_RUN = /(?<![A-Za-z0-9.])[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?(?![A-Za-z0-9])/g;
-const BASE58_RUN = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/g;
+const ICD10_RUN = /(?<![A-Za-z0-9.])[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?(?![A-Za-z0-9])/y;
+const BASE58_RUN = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/y;
 const BECH32_RUN = /(?<![A-Za-z0-9])(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,87}(?![A-Za-z0-9])/g;
 const ETH_RUN = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![A-Za-z0-9])/g;
 
-export function scanIdentifiers(text: string, emit: Emit): void {
-  if (text.includes("@")) emails(text, emit);
-  ibans(text, emit);
-  if (text.includes(":")) ipv6s(text, emit);
-  scan(text, NIF_RUN, (m) => void (esNif(m[0].replace("-", "")) && report(text, m.index, m.index + m[0].length, NIF, emit)));
-  scan(text, DEA_RUN, (m) => void (deaNumber(m[0]) && report(text, m.index, m.index + m[0].length, DEA, emit)));
-  scan(text, ICD10_RUN, (m) => report(text, m.index, m.index + m[0].length, ICD10, emit));
-  scan(text, BASE58_RUN, (m) => void (base58CheckAddress(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit)));
-  // A literal the pattern needs, looked for first: most texts hold neither, and indexOf is cheaper than a scan.
+const onNif: OnMatch = (text, m, emit) => void (esNif(m[0].replace("-", "")) && report(text, m.index, m.index + m[0].length, NIF, emit));
+const onDea: OnMatch = (text, m, emit) => void (deaNumber(m[0]) && report(text, m.index, m.index + m[0].length, DEA, emit));
+const onIcd10: OnMatch = (text, m, emit) => report(text, m.index, m.index + m[0].length, ICD10, emit);
+const onBase58: OnMatch = (text, m, emit) => void (base58CheckAddress(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit));
+export const nifAt = (text: string, at: number, emit: Emit) => attempt(text, NIF_RUN, at, emit, onNif);
+export const deaAt = (text: string, at: number, emit: Emit) => attempt(text, DEA_RUN, at, emit, onDea);
+export const icd10At = (text: string, at: number, emit: Emit) => attempt(text, ICD10_RUN, at, emit, onIcd10);
+export const base58At = (text: string, at: number, emit: Emit) => attempt(text, BASE58_RUN, at, emit, onBase58);
+
+/** Segwit and Ethereum addresses: a literal each pattern needs is looked for first (most texts hold neither). */
+export function walletsByLiteral(text: string, emit: Emit): void {
   if (text.includes("bc1") || text.includes("BC1")) scan(text, BECH32_RUN, (m) => void (bech32Address(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit)));
   if (text.includes("0x")) scan(text, ETH_RUN, (m) => report(text, m.index, m.index + m[0].length, ETH, emit));
 }

@@ -6,13 +6,13 @@
  * case, a city mentioned in passing) is missed on purpose, and scores stay low: these findings raise a
  * request to internal, they do not make it confidential.
  */
-import { allowed, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
+import { allowed, attempt, charTable, type Emit, report, type Rule } from "./scan.ts";
 
 const PERSON: Rule = { type: "PERSON", category: "pii", level: 1, score: 0.6 };
 const LOCATION: Rule = { type: "LOCATION", category: "pii", level: 1, score: 0.5 };
 
 // One to three capitalised words; what stands before them decides whether they are a name or a place.
-const CAPITALISED = /[A-Z][a-z'’-]{1,24}(?: [A-Z][a-z'’-]{1,24}){0,2}/g;
+const CAPITALISED = /[A-Z][a-z'’-]{1,24}(?: [A-Z][a-z'’-]{1,24}){0,2}/y;
 const TITLES = new Set(["Mr", "Mrs", "Ms", "Mx", "Miss", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Mme", "Mlle", "Sr", "Sra"]);
 // The phrases below are tried only when the word before the capitalised words is one of these.
 const CUE_WORDS = new Set(["mr", "mrs", "ms", "mx", "miss", "dr", "prof", "sir", "dame", "herr", "frau", "mme", "mlle", "sr", "sra", "is", "called", "signed", "regards", "sincerely", "in", "to", "address"]);
@@ -54,6 +54,32 @@ const FIRST_NAMES = new Set(
   ).split(" "),
 );
 
+/** CUE_WORDS by length. */
+const CUE_BY_LENGTH: ReadonlyArray<readonly string[] | undefined> = (() => {
+  const byLength: string[][] = [];
+  for (const word of CUE_WORDS) (byLength[word.length] ??= []).push(word);
+  return byLength;
+})();
+
+/**
+ * Whether the word before `at` (as `wordBefore` finds it) may be a cue word or a house number, read
+ * without copying it: most capitalised words follow an ordinary word and are decided here.
+ */
+function mayCue(text: string, at: number): boolean {
+  let end = at - 1;
+  while (end >= 0 && end > at - 4 && (text[end] === " " || text[end] === "\n" || text[end] === "." || text[end] === ",")) end--;
+  let start = end;
+  while (start >= 0 && end - start < 12 && allowed(CUE_CHAR, text.charCodeAt(start))) start--;
+  if (start === end) return false;
+  const first = text.charCodeAt(start + 1);
+  if (first >= 48 && first <= 57) return true;
+  // CUE_CHAR is ASCII letters, digits and "'": `| 32` lower-cases a letter and keeps the others apart.
+  return (CUE_BY_LENGTH[end - start] ?? []).some((word) => {
+    for (let k = 0; k < word.length; k++) if ((text.charCodeAt(start + 1 + k) | 32) !== word.charCodeAt(k)) return false;
+    return true;
+  });
+}
+
 /** The word right before `at` (past one space, newline, "." or ","), lower case. */
 function wordBefore(text: string, at: number): { word: string; start: number } {
   let end = at - 1;
@@ -63,27 +89,32 @@ function wordBefore(text: string, at: number): { word: string; start: number } {
   return { word: text.slice(start + 1, end + 1).toLowerCase(), start: start + 1 };
 }
 
-/** One scan of capitalised words for every rule: the cost is one pass plus a look back per match. */
-export function scanNames(text: string, emit: Emit): void {
-  scan(text, CAPITALISED, (m) => {
-    const start = m.index;
-    const end = start + m[0].length;
-    if (start > 0 && allowed(CUE_CHAR, text.charCodeAt(start - 1))) return;
-    // Most runs are one word after ordinary text: decided without splitting or reading back far.
-    const firstSpace = m[0].indexOf(" ");
-    const first = firstSpace < 0 ? m[0] : m[0].slice(0, firstSpace);
-    // "Mr Smith": the title is part of the run of capitalised words.
-    if (firstSpace > 0 && TITLES.has(first)) return report(text, start + first.length + 1, end, PERSON, emit);
-    const cue = wordBefore(text, start);
-    if (text.charCodeAt(start - 1) === 32 && HOUSE_NUMBER.test(cue.word) && STREET_SUFFIXES.has(m[0].slice(m[0].lastIndexOf(" ") + 1))) {
-      const houseStart = cue.start;
-      if (houseStart === 0 || !allowed(CUE_CHAR, text.charCodeAt(houseStart - 1))) return report(text, houseStart, end, LOCATION, emit, 0.6);
-    }
-    if (CUE_WORDS.has(cue.word)) {
-      const before = text.slice(Math.max(0, start - LOOK_BEHIND), start);
-      if (TITLE_BEFORE.test(before) || INTRO_BEFORE.test(before)) return report(text, start, end, PERSON, emit);
-      if (PLACE_BEFORE.test(before)) return report(text, start, end, LOCATION, emit, 0.45);
-    }
-    if (firstSpace > 0 && FIRST_NAMES.has(first)) report(text, start, end, PERSON, emit, 0.45);
-  });
+/**
+ * The capitalised words at `at` (a capital letter the sweep found), for every rule: a look back per
+ * match. Returns where the scan for the next run resumes, or -1 when none starts here.
+ */
+export const namesAt = (text: string, at: number, emit: Emit) => attempt(text, CAPITALISED, at, emit, onCapitalised);
+
+function onCapitalised(text: string, m: RegExpExecArray, emit: Emit): void {
+  const start = m.index;
+  const end = start + m[0].length;
+  if (start > 0 && allowed(CUE_CHAR, text.charCodeAt(start - 1))) return;
+  // Most runs are one word after ordinary text: decided without splitting or reading back far.
+  const firstSpace = m[0].indexOf(" ");
+  const first = firstSpace < 0 ? m[0] : m[0].slice(0, firstSpace);
+  // "Mr Smith": the title is part of the run of capitalised words.
+  if (firstSpace > 0 && TITLES.has(first)) return report(text, start + first.length + 1, end, PERSON, emit);
+  // One word: only a house number or a cue word before it can make it a finding.
+  if (firstSpace < 0 && !mayCue(text, start)) return;
+  const cue = wordBefore(text, start);
+  if (text.charCodeAt(start - 1) === 32 && HOUSE_NUMBER.test(cue.word) && STREET_SUFFIXES.has(m[0].slice(m[0].lastIndexOf(" ") + 1))) {
+    const houseStart = cue.start;
+    if (houseStart === 0 || !allowed(CUE_CHAR, text.charCodeAt(houseStart - 1))) return report(text, houseStart, end, LOCATION, emit, 0.6);
+  }
+  if (CUE_WORDS.has(cue.word)) {
+    const before = text.slice(Math.max(0, start - LOOK_BEHIND), start);
+    if (TITLE_BEFORE.test(before) || INTRO_BEFORE.test(before)) return report(text, start, end, PERSON, emit);
+    if (PLACE_BEFORE.test(before)) return report(text, start, end, LOCATION, emit, 0.45);
+  }
+  if (firstSpace > 0 && FIRST_NAMES.has(first)) report(text, start, end, PERSON, emit, 0.45);
 }

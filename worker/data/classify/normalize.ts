@@ -12,6 +12,8 @@
 
 export interface Folded {
   text: string;
+  /** The folded text is all ASCII (lower-casing it keeps every offset). */
+  ascii: boolean;
   /** Folded span → original span; absent when nothing was folded (offsets are the same). */
   toOriginal?: (start: number, end: number) => { start: number; end: number };
 }
@@ -77,7 +79,7 @@ function foldUnit(c: number): string | undefined {
 const NON_ASCII = /[^\x00-\x7f]/;
 
 export function fold(text: string): Folded {
-  if (!NON_ASCII.test(text)) return { text };
+  if (!NON_ASCII.test(text)) return { text, ascii: true };
   const out: string[] = [];
   // from[i]/to[i]: the original span that produced folded code unit i.
   const from: number[] = [];
@@ -113,8 +115,10 @@ export function fold(text: string): Folded {
     i++;
   }
   const length = text.length;
+  const folded = out.join("");
   return {
-    text: out.join(""),
+    text: folded,
+    ascii: !NON_ASCII.test(folded),
     toOriginal(start, end) {
       if (end <= start) return { start: from[start] ?? length, end: from[start] ?? length };
       return { start: from[start] ?? length, end: to[end - 1] ?? length };

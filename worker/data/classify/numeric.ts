@@ -20,32 +20,21 @@ const MIN_RUN = 6;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /**
- * Where a run may start: a digit, or "+" / "(" before one, not right after a word character, "+" or
- * "(" (it would be the tail of a word or of another number). The regex engine skips the text between
- * numbers several times faster than a loop in JavaScript; it tests one or two characters at each
- * position and cannot backtrack.
+ * A number run from `start` (a digit, or "+" / "(" before the digit at `first`; the sweep checked
+ * that no word character, "+" or "(" stands before it): digits and separators, ending on a digit, at
+ * most MAX_RUN long. Linear: every code unit is looked at a bounded number of times. Returns where
+ * the search for the next run resumes (after the run's last digit).
  */
-const RUN_START = /(?<![0-9A-Za-z_+(])[+(]?[0-9]/g;
-
-/**
- * Number runs: a digit (optionally after "+" or "("), then digits and separators, ending on a digit,
- * at most MAX_RUN long, not inside a word or another number. Linear: every code unit is looked at a
- * bounded number of times.
- */
-function numberRuns(text: string, onRun: (start: number, end: number) => void): void {
+export function numberRunAt(text: string, start: number, first: number, emit: Emit): number {
   const length = text.length;
-  RUN_START.lastIndex = 0;
-  for (let match = RUN_START.exec(text); match; match = RUN_START.exec(text)) {
-    const start = match.index;
-    let lastDigit = start + match[0].length - 1;
-    let end = lastDigit + 1;
-    while (end < length && end - start < MAX_RUN && allowed(RUN_CHAR, text.charCodeAt(end))) {
-      if (isDigit(text.charCodeAt(end))) lastDigit = end;
-      end++;
-    }
-    if (lastDigit + 1 - start >= MIN_RUN) onRun(start, lastDigit + 1);
-    RUN_START.lastIndex = lastDigit + 1;
+  let lastDigit = first;
+  let end = first + 1;
+  while (end < length && end - start < MAX_RUN && allowed(RUN_CHAR, text.charCodeAt(end))) {
+    if (isDigit(text.charCodeAt(end))) lastDigit = end;
+    end++;
   }
+  if (lastDigit + 1 - start >= MIN_RUN) numbersIn(text, start, lastDigit + 1, emit);
+  return lastDigit + 1;
 }
 
 interface Group {
@@ -232,15 +221,13 @@ function contextual(text: string, groups: readonly Group[], emit: Emit): void {
   }
 }
 
-export function scanNumbers(text: string, emit: Emit): void {
-  numberRuns(text, (start, end) => {
-    const groups = groupsOf(text, start, end);
-    if (groups.length === 1 && groups[0]!.digits.length < 6) return;
-    if (groups.reduce((n, g) => n + g.digits.length, 0) < 4) return;
-    cards(text, groups, emit);
-    ssns(text, groups, emit);
-    phones(text, groups, emit);
-    ipv4s(text, groups, emit);
-    contextual(text, groups, emit);
-  });
+function numbersIn(text: string, start: number, end: number, emit: Emit): void {
+  const groups = groupsOf(text, start, end);
+  if (groups.length === 1 && groups[0]!.digits.length < 6) return;
+  if (groups.reduce((n, g) => n + g.digits.length, 0) < 4) return;
+  cards(text, groups, emit);
+  ssns(text, groups, emit);
+  phones(text, groups, emit);
+  ipv4s(text, groups, emit);
+  contextual(text, groups, emit);
 }

@@ -15,35 +15,80 @@ const CONTEXT_AFTER = 24;
 
 const isLetter = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
 
-/** The lower-cased text shortly before and after [start, end), where context words are looked for. */
-function surroundings(text: string, start: number, end: number): Surroundings {
-  // Several rules often ask about one span in a row (a bare number: phone? account? record?).
-  if (last.text === text && last.start === start && last.end === end) return last;
-  const around = `${text.slice(Math.max(0, start - CONTEXT_BEFORE), start)} ${text.slice(end, end + CONTEXT_AFTER)}`.toLowerCase();
-  last = { text, start, end, around, notPii: undefined };
-  return last;
-}
-interface Surroundings {
-  text: string;
-  start: number;
-  end: number;
-  around: string;
-  /** Whether a NOT_PII word is near, once asked (every numeric rule asks it of the same span). */
-  notPii: boolean | undefined;
-}
-const NOTHING: Surroundings = { text: "", start: -1, end: -1, around: "", notPii: undefined };
-let last = NOTHING;
+/** Words that say a nearby number is something else: an order, a version, a tracking code. */
+const NOT_PII = ["order", "invoice", "tracking", "version", "isbn", "sku", "serial", "build", "ticket", "commit", "uuid", "hash"];
 
 /**
- * Drops the memo above, so no text outlives the call that classified it. `detectWithin` calls this
- * when it is done (classification is synchronous, so calls never interleave).
+ * Context words are looked for in `around`: the lower-cased CONTEXT_BEFORE code units before a match,
+ * a space, and the CONTEXT_AFTER after it; a word counts where it starts a word of `around` (the
+ * window's first character counts as a word start, and so does the first one after the space).
+ *
+ * Every word list of every rule is read in one walk of that window per span (several rules ask about
+ * one span in a row: a bare number may be a phone, an account or a record number), without building
+ * the window: each list has a bit, and the walk returns the bits of the lists it saw a word of. On
+ * text that is all ASCII, lower-casing keeps every offset; other text (rare after folding) builds
+ * `around` as a string and searches it, which is the same definition.
  */
-export function forgetContext(): void {
-  last = NOTHING;
+const lists = new Map<readonly string[], number>();
+/** Words by their first two characters (ASCII, c1 * 128 + c2): each with the bits of its lists. */
+let byPair: Array<Array<{ word: string; bits: number }> | undefined> = [];
+
+function listBit(words: readonly string[]): number {
+  let bit = lists.get(words);
+  if (bit !== undefined) return bit;
+  // At most 31 lists (the rules of this folder have 17); a further one is searched on its own (bit 0).
+  bit = lists.size < 31 ? 1 << lists.size : 0;
+  lists.set(words, bit);
+  if (bit !== 0) {
+    byPair = [];
+    for (const [list, b] of lists) {
+      for (const word of list) {
+        // A word shorter than two characters, or not ASCII, is searched the other way (bit 0).
+        if (word.length < 2 || !(word.charCodeAt(0) < 128 && word.charCodeAt(1) < 128)) {
+          lists.set(list, 0);
+          continue;
+        }
+        const entries = (byPair[word.charCodeAt(0) * 128 + word.charCodeAt(1)] ??= []);
+        const entry = entries.find((e) => e.word === word);
+        if (entry) entry.bits |= b;
+        else entries.push({ word, bits: b });
+      }
+    }
+    last = NOTHING; // its bits predate this list
+    bit = lists.get(words)!;
+  }
+  return bit;
 }
 
-/** True when one of `words` (lower case) starts a word in `around`. */
-function mentions(around: string, words: readonly string[]): boolean {
+/** `around` of an ASCII text, lower-cased, in a buffer reused from call to call. */
+const around = new Uint8Array(CONTEXT_BEFORE + 1 + CONTEXT_AFTER);
+
+/** Bits of the lists with a word in the window around [start, end) of ASCII `text`. */
+function windowBits(text: string, start: number, end: number): number {
+  let length = 0;
+  for (let i = Math.max(0, start - CONTEXT_BEFORE); i < start; i++) around[length++] = text.charCodeAt(i) | LOWER_CASE(text.charCodeAt(i));
+  around[length++] = 32;
+  for (let i = end, stop = Math.min(text.length, end + CONTEXT_AFTER); i < stop; i++) around[length++] = text.charCodeAt(i) | LOWER_CASE(text.charCodeAt(i));
+  let bits = 0;
+  for (let p = 0; p + 1 < length; p++) {
+    if (p > 0 && isLetter(around[p - 1]!)) continue;
+    const entries = byPair[around[p]! * 128 + around[p + 1]!];
+    if (!entries) continue;
+    for (const { word, bits: b } of entries) {
+      if ((bits & b) === b || p + word.length > length) continue;
+      let k = 2;
+      while (k < word.length && around[p + k] === word.charCodeAt(k)) k++;
+      if (k === word.length) bits |= b;
+    }
+  }
+  return bits;
+}
+
+/** The bit that lower-cases an ASCII capital (0 for any other code unit). */
+const LOWER_CASE = (c: number): number => (c >= 65 && c <= 90 ? 32 : 0);
+
+/** True when one of `words` (lower case) starts a word in `around` (the other text's way). */
+function mentionsIn(around: string, words: readonly string[]): boolean {
   for (const word of words) {
     for (let at = around.indexOf(word); at >= 0; at = around.indexOf(word, at + 1)) {
       if (at === 0 || !isLetter(around.charCodeAt(at - 1))) return true;
@@ -52,8 +97,41 @@ function mentions(around: string, words: readonly string[]): boolean {
   return false;
 }
 
-/** Words that say a nearby number is something else: an order, a version, a tracking code. */
-const NOT_PII = ["order", "invoice", "tracking", "version", "isbn", "sku", "serial", "build", "ticket", "commit", "uuid", "hash"];
+/** The span last asked about, with what is known of its window so far. */
+interface Surroundings {
+  text: string;
+  start: number;
+  end: number;
+  /** ASCII text: the bits of the lists seen in the window. */
+  bits?: number;
+  /** Other text: the window as a string. */
+  around?: string;
+}
+const NOTHING: Surroundings = { text: "", start: -1, end: -1 };
+let last = NOTHING;
+/** The text being classified when it is all ASCII (set by `contextFor`). */
+let asciiText: string | undefined;
+
+const aroundOf = (text: string, start: number, end: number) =>
+  `${text.slice(Math.max(0, start - CONTEXT_BEFORE), start)} ${text.slice(end, end + CONTEXT_AFTER)}`.toLowerCase();
+
+/** Whether a word of `words` is near [start, end) of `text`. */
+function mentions(text: string, start: number, end: number, words: readonly string[]): boolean {
+  const bit = listBit(words);
+  if (!(last.text === text && last.start === start && last.end === end)) last = { text, start, end };
+  if (bit !== 0 && text === asciiText) return ((last.bits ??= windowBits(text, start, end)) & bit) !== 0;
+  return mentionsIn((last.around ??= aroundOf(text, start, end)), words);
+}
+
+/**
+ * Declares the text about to be scanned (all ASCII or not), and drops the memo so no text outlives
+ * the call that classified it. `detectWithin` calls this before and after (classification is
+ * synchronous, so calls never interleave).
+ */
+export function contextFor(text: string | undefined, ascii = false): void {
+  asciiText = ascii ? text : undefined;
+  last = NOTHING;
+}
 
 export interface Rule {
   type: string;
@@ -79,14 +157,10 @@ export function report(text: string, start: number, end: number, rule: Rule, emi
   if (reachable < MIN_SCORE) return;
   let score = base;
   if (rule.context || rule.numeric) {
-    const near = surroundings(text, start, end);
-    const supported = rule.context !== undefined && mentions(near.around, rule.context);
+    const supported = rule.context !== undefined && mentions(text, start, end, rule.context);
     if ((rule.requiresContext || base < MIN_SCORE) && !supported) return;
     if (supported) score += CONTEXT_BOOST;
-    if (rule.numeric) {
-      near.notPii ??= mentions(near.around, NOT_PII);
-      if (near.notPii) score -= CONTEXT_PENALTY;
-    }
+    if (rule.numeric && mentions(text, start, end, NOT_PII)) score -= CONTEXT_PENALTY;
   }
   score = Math.round(Math.min(1, score) * 100) / 100;
   if (score >= MIN_SCORE) emit({ type: rule.type, start, end, score, category: rule.category, level: rule.level });
@@ -104,6 +178,21 @@ export function scan(text: string, pattern: RegExp, onMatch: (match: RegExpExecA
     const resume = onMatch(match);
     pattern.lastIndex = typeof resume === "number" ? Math.max(resume, match.index + 1) : match.index + Math.max(1, match[0].length);
   }
+}
+
+/** A scanner's handling of one match (a module-level function: no closure is made per match). */
+export type OnMatch = (text: string, match: RegExpExecArray, emit: Emit) => number | void;
+
+/**
+ * Tries a sticky scanner regex at `at` only (the sweep, sweep.ts, decides where): on a match, runs
+ * `onMatch` and returns where a `scan` of the same regex would resume; without one, -1.
+ */
+export function attempt(text: string, pattern: RegExp, at: number, emit: Emit, onMatch: OnMatch): number {
+  pattern.lastIndex = at;
+  const match = pattern.exec(text);
+  if (!match) return -1;
+  const resume = onMatch(text, match, emit);
+  return typeof resume === "number" ? Math.max(resume, match.index + 1) : match.index + Math.max(1, match[0].length);
 }
 
 /** A lookup table of ASCII characters from ranges written like a regex class body ("A-Za-z0-9_"). */

@@ -5,7 +5,7 @@
  * All are restricted (level 3): they never leave the gateway by default.
  */
 import { entropy } from "./checksums.ts";
-import { allowed, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
+import { allowed, attempt, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
 
 const secret = (type: string, score = 0.95): Rule => ({ type, category: "secret", level: 3, score });
 
@@ -66,20 +66,85 @@ const PREFIXED: readonly PrefixedKey[] = [
   key(secret("SECRET_JWT", 0.9), "eyJ", "[A-Za-z0-9_-]{5,2048}\\.eyJ[A-Za-z0-9_-]{5,16384}\\.[A-Za-z0-9_-]{0,1024}", TOKEN, jwtHeader),
 ];
 
-/** One pass for every prefix (an alternation of literals), then the matching key's own pattern. */
-const PREFIXES = new RegExp(PREFIXED.map((k) => `(${k.prefix.replace(/\((?!\?)/g, "(?:")})`).join("|"), "g");
+/** Every prefix (an alternation of literals: the first that matches names the key), then the key's own pattern. */
+const PREFIXES = new RegExp(PREFIXED.map((k) => `(${k.prefix.replace(/\((?!\?)/g, "(?:")})`).join("|"), "y");
 
-function prefixedKeys(text: string, emit: Emit): void {
-  scan(text, PREFIXES, (match) => {
-    const index = match.findIndex((group, i) => i > 0 && group !== undefined) - 1;
-    const entry = PREFIXED[index]!;
-    if (match.index > 0 && allowed(entry.notBefore, text.charCodeAt(match.index - 1))) return;
-    entry.pattern.lastIndex = match.index;
-    const found = entry.pattern.exec(text);
-    if (!found || (entry.validate && !entry.validate(found[0]))) return;
-    report(text, match.index, match.index + found[0].length, entry.rule, emit);
-    return match.index + found[0].length;
-  });
+/**
+ * The first two characters of every prefix, as a table of pairs (c1 * 128 + c2): the sweep tries
+ * PREFIXES only where one stands. Expanded from the prefixes' sources, which hold literals, escapes,
+ * classes of single characters and non-capturing groups of alternatives, and nothing else.
+ */
+export const KEY_STARTS: Uint8Array = (() => {
+  const table = new Uint8Array(128 * 128);
+  for (const k of PREFIXED) {
+    for (const literal of expand(k.prefix)) table[literal.charCodeAt(0) * 128 + literal.charCodeAt(1)] = 1;
+  }
+  return table;
+})();
+
+function expand(source: string): string[] {
+  let out = [""];
+  let i = 0;
+  while (i < source.length) {
+    let options: string[];
+    const c = source[i]!;
+    if (c === "\\") {
+      options = [source[i + 1]!];
+      i += 2;
+    } else if (c === "[") {
+      const close = source.indexOf("]", i);
+      options = [...source.slice(i + 1, close)];
+      if (options.includes("-") || options.includes("^")) throw new Error(`prefix class not supported: ${source}`);
+      i = close + 1;
+    } else if (source.startsWith("(?:", i)) {
+      let depth = 0;
+      let close = i;
+      for (; close < source.length; close++) {
+        if (source[close] === "(") depth++;
+        else if (source[close] === ")" && --depth === 0) break;
+      }
+      options = splitTopLevel(source.slice(i + 3, close)).flatMap(expand);
+      i = close + 1;
+    } else if ("?*+{|()".includes(c)) {
+      throw new Error(`prefix syntax not supported: ${source}`);
+    } else {
+      options = [c];
+      i++;
+    }
+    out = out.flatMap((head) => options.map((option) => head + option));
+  }
+  if (out.some((literal) => literal.length < 2 || literal.charCodeAt(0) > 127 || literal.charCodeAt(1) > 127)) throw new Error(`prefix too short: ${source}`);
+  return out;
+}
+
+function splitTopLevel(body: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] === "(") depth++;
+    else if (body[i] === ")") depth--;
+    else if (body[i] === "|" && depth === 0) {
+      parts.push(body.slice(from, i));
+      from = i + 1;
+    }
+  }
+  parts.push(body.slice(from));
+  return parts;
+}
+
+/** The provider key whose prefix stands at `at`; returns where the prefix scan resumes, or -1. */
+export const prefixedKeyAt = (text: string, at: number, emit: Emit) => attempt(text, PREFIXES, at, emit, onPrefix);
+
+function onPrefix(text: string, match: RegExpExecArray, emit: Emit): number | void {
+  const index = match.findIndex((group, i) => i > 0 && group !== undefined) - 1;
+  const entry = PREFIXED[index]!;
+  if (match.index > 0 && allowed(entry.notBefore, text.charCodeAt(match.index - 1))) return;
+  entry.pattern.lastIndex = match.index;
+  const found = entry.pattern.exec(text);
+  if (!found || (entry.validate && !entry.validate(found[0]))) return;
+  report(text, match.index, match.index + found[0].length, entry.rule, emit);
+  return match.index + found[0].length;
 }
 
 /** Azure AD client secrets: three token characters, a digit, "Q~", then 31–34 more. */
@@ -210,8 +275,8 @@ function assignment(text: string, offset: number, match: RegExpExecArray, emit: 
   return end;
 }
 
-export function scanSecrets(text: string, emit: Emit): void {
-  prefixedKeys(text, emit);
+/** The secrets found from a literal (prefixed keys are found by the sweep). */
+export function secretsByLiteral(text: string, emit: Emit): void {
   if (text.includes("Q~")) azureClientSecrets(text, emit);
   if (text.includes("-----BEGIN ")) privateKeys(text, emit);
   if (text.includes("://")) urlPasswords(text, emit);

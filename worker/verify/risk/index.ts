@@ -11,27 +11,52 @@
  *   isolate (in parallel with the revocation check), and this isolate's own observations refresh it
  *   at once. So another isolate's raise to `medium` reaches this one within RISK_CACHE_MS. A raise
  *   to `high` does not wait for that: it also revokes the session, which every isolate sees at once.
+ *
+ * Both objects are the tenant's (worker/lib/tenant-placement.ts): created in its jurisdiction when
+ * `placement` is given (the Worker gives it; tests without it address them by name alone). Both are
+ * keyed by the principal's kind and id (principal-key.ts), so a user and a workload sharing an id
+ * share neither a baseline nor a revocation.
  */
 import type { Context } from "hono";
 import type { Principal } from "../../context.ts";
 import type { AppEnv, Env } from "../../env.ts";
 import { GatewayError } from "../../errors.ts";
+import { tenantId, type TenantPlacement } from "../../lib/tenant-placement.ts";
 import type { AuditSink } from "../sink.ts";
+import { riskEngineName } from "./principal-key.ts";
 import type { RiskUpdate } from "./risk-engine.ts";
 import type { Revocation, Revoked } from "./revocations.ts";
 import type { Observation, Place, RiskLevel } from "./score.ts";
 import { ASSERTION_TTL_MS, type SignalAction } from "./signals.ts";
 
 export { RiskEngine, type RiskChange, type RiskUpdate, SqlRiskStore } from "./risk-engine.ts";
-export { Revocations, type Revocation, type RevocationQuery, type Revoked, RETENTION_SECONDS, SqlRevocationStore } from "./revocations.ts";
+export { Revocations, type Revocation, type RevocationQuery, type Revoked, RETENTION_SECONDS, REVOCATION_SCHEMA_VERSION, SqlRevocationStore } from "./revocations.ts";
 export { DEFAULT_TUNING, emptyState, impossibleTravel, observe, type Observation, type RiskLevel, type RiskState } from "./score.ts";
 export { planSignal, type SignalAction, type SignalPlan } from "./signals.ts";
-export { EVENT_TYPES, MAX_SET_CHARS, SET_TYPE, SetCheckUnavailable, SetRefusal, type SetErrorCode, type SetVerifier, type VerifiedSet, verifySet } from "./set.ts";
+export { isPrincipalIdentity, type PrincipalIdentity, principalKey, riskEngineName } from "./principal-key.ts";
+export {
+  EVENT_TYPES,
+  type HeldJti,
+  type JtiClaim,
+  MAX_SET_CHARS,
+  SET_TYPE,
+  SetCheckUnavailable,
+  SetRefusal,
+  type SetErrorCode,
+  type SetVerifier,
+  type VerifiedSet,
+  verifySet,
+} from "./set.ts";
 
 /** The bindings continuous verification uses. */
-export type ContinuousBindings = Pick<Env, "RISK" | "REVOCATIONS">;
+export type ContinuousBindings = Pick<Env, "RISK" | "REVOCATIONS" | "DO_JURISDICTIONS">;
 
 export interface ContinuousOptions {
+  /**
+   * A tenant's jurisdiction (from the configuration in force): its `Revocations` and its principals'
+   * `RiskEngine`s are created there when `DO_JURISDICTIONS` is on. Absent, they are addressed by name alone.
+   */
+  jurisdictionOf?: TenantPlacement["jurisdictionOf"];
   /** How long an isolate reuses a principal's risk level (ms); 0 reads it on every request. */
   riskCacheMs?: number;
   /** Principals whose level an isolate keeps; the oldest entry goes first beyond this. */
@@ -41,11 +66,6 @@ export interface ContinuousOptions {
 
 /** Two seconds: a medium raised in another isolate is honoured here within 2 s (see the header). */
 export const RISK_CACHE_MS = 2000;
-
-/** The name of a principal's `RiskEngine`, and its key in the tenant's `Revocations`. */
-export function riskEngineName(principal: Pick<Principal, "tenant" | "id">): string {
-  return `${principal.tenant}/${principal.id}`;
-}
 
 function refusedFor(revoked: Exclude<Revoked, undefined>): GatewayError {
   const challenge = { error: "invalid_token" as const };
@@ -68,6 +88,12 @@ function placeOf(raw: Request): Place {
 
 export function createContinuousVerification(options: ContinuousOptions = {}) {
   const now = options.now ?? Date.now;
+  const jurisdictionOf = options.jurisdictionOf;
+  const placement = (env: ContinuousBindings): TenantPlacement | undefined => (jurisdictionOf ? { vars: env, jurisdictionOf } : undefined);
+  // Ids, not stubs, come out of these (see tenantId); each call site then takes the stub synchronously.
+  const riskEngineId = (env: ContinuousBindings, principal: Pick<Principal, "tenant" | "kind" | "id">) =>
+    tenantId(env.RISK, riskEngineName(principal), principal.tenant, placement(env));
+  const revocationsId = (env: ContinuousBindings, tenant: string) => tenantId(env.REVOCATIONS, tenant, tenant, placement(env));
   const cacheMs = options.riskCacheMs ?? RISK_CACHE_MS;
   const cacheSize = options.riskCacheSize ?? 10_000;
   const levels = new Map<string, { level: RiskLevel; until: number }>();
@@ -79,12 +105,13 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
     levels.set(name, { level, until: now() + cacheMs });
   }
 
-  async function riskLevel(env: ContinuousBindings, name: string): Promise<RiskLevel> {
+  async function riskLevel(env: ContinuousBindings, principal: Principal): Promise<RiskLevel> {
+    const name = riskEngineName(principal);
     const cached = levels.get(name);
     if (cached && cached.until > now()) return cached.level;
     let level: RiskLevel;
     try {
-      ({ level } = await env.RISK.get(env.RISK.idFromName(name)).level());
+      ({ level } = await env.RISK.get(await riskEngineId(env, principal)).level());
     } catch (cause) {
       throw new GatewayError("risk_unavailable", "the risk of this request could not be assessed, so it was refused", { cause });
     }
@@ -95,8 +122,8 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
   async function revoked(env: ContinuousBindings, principal: Principal): Promise<Revoked> {
     const { authn } = principal;
     try {
-      return await env.REVOCATIONS.get(env.REVOCATIONS.idFromName(principal.tenant)).check({
-        principal: principal.id,
+      return await env.REVOCATIONS.get(await revocationsId(env, principal.tenant)).check({
+        principal: { kind: principal.kind, id: principal.id },
         ...(principal.sessionId !== undefined ? { sessionId: principal.sessionId } : {}),
         ...(authn.tokenId !== undefined ? { tokenId: authn.tokenId } : {}),
         ...(authn.authTime !== undefined ? { authenticatedAt: authn.authTime } : authn.issuedAt !== undefined ? { authenticatedAt: authn.issuedAt } : {}),
@@ -107,7 +134,7 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
   }
 
   async function revoke(env: ContinuousBindings, tenant: string, revocation: Revocation): Promise<void> {
-    await env.REVOCATIONS.get(env.REVOCATIONS.idFromName(tenant)).revoke(revocation);
+    await env.REVOCATIONS.get(await revocationsId(env, tenant)).revoke(revocation);
   }
 
   /** A raise to high ends the session it was seen on (or the token, or the principal's current logins). */
@@ -117,7 +144,7 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
     if (principal.authn.tokenId !== undefined) {
       return revoke(env, principal.tenant, { kind: "token", tokenId: principal.authn.tokenId, expiresAt: principal.authn.expiresAt, reason });
     }
-    return revoke(env, principal.tenant, { kind: "principal", principal: principal.id, notBefore: Math.floor(now() / 1000), reason });
+    return revoke(env, principal.tenant, { kind: "principal", principal: { kind: principal.kind, id: principal.id }, notBefore: Math.floor(now() / 1000), reason });
   }
 
   /** Audits a change of level in the tenant's log, then ends the session when it reached high. */
@@ -146,10 +173,9 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
   }
 
   async function report(env: ContinuousBindings, sink: AuditSink, principal: Principal, requestId: string, observations: Observation[]): Promise<void> {
-    const name = riskEngineName(principal);
     try {
-      const update = await env.RISK.get(env.RISK.idFromName(name)).observe(observations);
-      remember(name, update.level);
+      const update = await env.RISK.get(await riskEngineId(env, principal)).observe(observations);
+      remember(riskEngineName(principal), update.level);
       await changed(env, sink, principal, requestId, update, observations.map((o) => o.kind).join("+"));
     } catch (error) {
       console.error(JSON.stringify({ event: "risk_observation_failed", requestId, error: String(error) }));
@@ -162,8 +188,7 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
      * principal with this request's risk level. Fails closed: an object that cannot answer refuses.
      */
     async assess(principal: Principal, env: ContinuousBindings): Promise<Principal> {
-      const name = riskEngineName(principal);
-      const [revocation, level] = await Promise.allSettled([revoked(env, principal), riskLevel(env, name)]);
+      const [revocation, level] = await Promise.allSettled([revoked(env, principal), riskLevel(env, principal)]);
       if (revocation.status === "rejected") throw revocation.reason;
       if (revocation.value !== undefined) throw refusedFor(revocation.value);
       if (level.status === "rejected") throw level.reason;
@@ -218,9 +243,9 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
         await revoke(env, action.tenant, action.revocation);
         return undefined;
       }
-      const name = riskEngineName({ tenant: action.tenant, id: action.principal });
-      const update = await env.RISK.get(env.RISK.idFromName(name)).assert(action.level, source, action.reason, ASSERTION_TTL_MS);
-      remember(name, update.level);
+      const principal = { tenant: action.tenant, ...action.principal };
+      const update = await env.RISK.get(await riskEngineId(env, principal)).assert(action.level, source, action.reason, ASSERTION_TTL_MS);
+      remember(riskEngineName(principal), update.level);
       return update;
     },
   };

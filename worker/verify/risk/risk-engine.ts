@@ -1,8 +1,8 @@
 /**
- * `RiskEngine`: one Durable Object per principal (`idFromName("<tenant>/<principal id>")`) holding its
- * behavioural baseline (score.ts) in SQLite. A thin shell: the state is one JSON row, read once when
- * the object starts and kept in memory; every change is written back before the reply leaves (the
- * output gate holds the reply until the write is durable).
+ * `RiskEngine`: one Durable Object per principal (named `<tenant>/<kind>/<id>`, principal-key.ts, in
+ * the tenant's jurisdiction) holding its behavioural baseline (score.ts) in SQLite. A thin shell: the
+ * state is one JSON row, read once when the object starts and kept in memory; every change is written
+ * back before the reply leaves (the output gate holds the reply until the write is durable).
  *
  * Size: the state is bounded by score.ts (three sets of ≤ 32 names, a handful of numbers), a few KB,
  * far under SQLite's 2 MB row limit in a Durable Object.

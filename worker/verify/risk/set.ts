@@ -1,7 +1,7 @@
 /**
  * Verifies a Security Event Token (RFC 8417) pushed by a Shared Signals transmitter (SSF 1.0, push
  * delivery RFC 8935). Pure apart from the two functions it is given: the transmitter's key resolver
- * and the replay check. Every refusal is a `SetRefusal` with the RFC 8935 error code the response
+ * and the replay check (a hold on the jti that the caller settles or releases). Every refusal is a `SetRefusal` with the RFC 8935 error code the response
  * carries and a `reason` naming the rule that failed (tests assert both).
  */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
@@ -90,13 +90,27 @@ export interface VerifiedSet {
   payload: Record<string, unknown>;
   /** SSF 1.0 `sub_id`, or the event's legacy `subject`. */
   subject: unknown;
+  /** This delivery's hold on the jti: `settle` once the event is in force, `release` if it is not. */
+  claim: HeldJti;
 }
+
+/** The jti is this delivery's to apply; exactly one of the two must follow. */
+export interface HeldJti {
+  state: "first";
+  /** The event is in force: later deliveries are replays. False if the hold had lapsed meanwhile. */
+  settle(): Promise<boolean>;
+  /** The event was not applied: the next delivery is taken as new. */
+  release(): Promise<void>;
+}
+
+/** The replay check's answer: held by this delivery, held by another one right now, or applied before. */
+export type JtiClaim = HeldJti | { state: "pending" } | { state: "seen" };
 
 export interface SetVerifier {
   /** The transmitter's signing keys (its JWKS through the identity plane's key-set cache). */
   keys(transmitter: Transmitter): JWTVerifyGetKey;
-  /** True the first time a transmitter's jti is seen, false on a replay; throws when it cannot tell. */
-  claim(transmitter: Transmitter, jti: string, keepUntil: number): Promise<boolean>;
+  /** Holds a transmitter's jti for this delivery (see JtiClaim); throws when it cannot tell. */
+  claim(transmitter: Transmitter, jti: string, keepUntil: number): Promise<JtiClaim>;
   now(): number;
 }
 
@@ -134,7 +148,7 @@ function checkHeader(token: string, transmitter: Transmitter): void {
   if (typ !== SET_TYPE) throw new SetRefusal("type", `the SET's typ must be ${SET_TYPE} (RFC 8417 §2.3)`);
 }
 
-/** The receiver could not check the SET (replay cache down): not the transmitter's fault, so a 5xx. */
+/** The receiver could not check the SET (replay cache down, or another delivery of it in progress): not the transmitter's fault, so a 5xx. */
 export class SetCheckUnavailable extends Error {
   override readonly name = "SetCheckUnavailable";
 }
@@ -192,14 +206,16 @@ export async function verifySet(token: string, transmitters: readonly Transmitte
     const body = events[eventUri];
     if (!isObject(body)) throw new SetRefusal("claims", "the event's payload is not an object");
     const { subject: legacySubject, ...eventPayload } = body;
-    let first: boolean;
+    let claim: JtiClaim;
     try {
-      first = await verifier.claim(transmitter, jti, iat + maxAge + CLOCK_SKEW_SECONDS);
+      claim = await verifier.claim(transmitter, jti, iat + maxAge + CLOCK_SKEW_SECONDS);
     } catch (cause) {
       throw new SetCheckUnavailable("the SET could not be checked for replay", { cause });
     }
-    if (!first) throw new SetRefusal("replayed", "this SET (jti) has been received before");
-    return { transmitter, jti, issuedAt: iat, eventUri, event, payload: eventPayload, subject: payload.sub_id ?? legacySubject };
+    if (claim.state === "seen") throw new SetRefusal("replayed", "this SET (jti) has been received before");
+    // Not a refusal: if that delivery fails, this SET must still be applied, so the transmitter retries.
+    if (claim.state === "pending") throw new SetCheckUnavailable("another delivery of this SET is being applied");
+    return { transmitter, jti, issuedAt: iat, eventUri, event, payload: eventPayload, subject: payload.sub_id ?? legacySubject, claim };
   } catch (error) {
     throw refusalOf(error);
   }

@@ -2,23 +2,32 @@
  * What a verified Shared Signals event means here: the revocations and risk assertions it asks for,
  * tenant by tenant. Pure: the route applies the plan (audit first, then effect).
  *
- * Subjects (RFC 9493 and SSF 1.0 complex subjects): a user as `iss_sub` whose `iss` is an identity
- * issuer of the gateway (its `sub` is the principal id), a session as `opaque` (its `id` is the IdP's
- * `sid`), and optionally the tenant as `opaque`. A transmitter acts only within its configured tenants.
+ * Subjects (RFC 9493 and SSF 1.0 complex subjects), each mapped onto one kind of principal:
+ * - a user: `iss_sub` (top level, or the complex subject's `user`) whose `iss` is an identity issuer of
+ *   the gateway; its `sub` is the id of the `user` principal (the identity plane's rule for a person);
+ * - a workload: the complex subject's `application` as `iss_sub` of such an issuer; its `sub` is the
+ *   client id, which is the id the identity plane gives a client-credentials caller (`workload`).
+ *   Workloads that authenticate with SPIFFE or a registered certificate have no issuer subject and are
+ *   not addressable by a SET;
+ * - a session: `opaque` (its `id` is the IdP's `sid`); optionally the tenant as `opaque`.
+ * A complex subject naming both a user and an application is about the user (the application only
+ * narrows it; acting on the user is broader, so fail closed). A transmitter acts only within its
+ * configured tenants.
  */
 import type { Registry } from "../../workload/index.ts";
+import type { PrincipalIdentity } from "./principal-key.ts";
 import type { Revocation } from "./revocations.ts";
 import type { RiskLevel } from "./score.ts";
 import { CLOCK_SKEW_SECONDS, SetRefusal, type VerifiedSet } from "./set.ts";
 
 export type SignalAction =
   | { kind: "revoke"; tenant: string; revocation: Revocation }
-  | { kind: "risk"; tenant: string; principal: string; level: RiskLevel; reason: string };
+  | { kind: "risk"; tenant: string; principal: PrincipalIdentity; level: RiskLevel; reason: string };
 
 export interface SignalPlan {
   tenants: string[];
   /** The subject as understood (for the audit record). */
-  subject: { principal?: string; sessionId?: string };
+  subject: { principal?: PrincipalIdentity; sessionId?: string };
   actions: SignalAction[];
 }
 
@@ -27,6 +36,8 @@ export const ASSERTION_TTL_MS = 3600_000;
 
 interface Subject {
   user?: { iss: string; sub: string };
+  /** SSF 1.0 complex subject `application`: a client of an identity issuer, i.e. a workload. */
+  application?: { iss: string; sub: string };
   session?: string;
   tenant?: string;
 }
@@ -39,9 +50,9 @@ function text(value: unknown): value is string {
   return typeof value === "string" && value.length > 0 && value.length <= 256;
 }
 
-function issSub(value: unknown): { iss: string; sub: string } {
+function issSub(value: unknown, what = "user"): { iss: string; sub: string } {
   if (isObject(value) && value.format === "iss_sub" && text(value.iss) && text(value.sub)) return { iss: value.iss, sub: value.sub };
-  throw new SetRefusal("subject", "a user subject must be an iss_sub identifier");
+  throw new SetRefusal("subject", `a ${what} subject must be an iss_sub identifier`);
 }
 
 function opaque(value: unknown, what: string): string {
@@ -53,12 +64,13 @@ function parseSubject(raw: unknown): Subject {
   if (!isObject(raw)) throw new SetRefusal("subject", "the SET names no subject");
   if (raw.format === "iss_sub") return { user: issSub(raw) };
   if (raw.format === "opaque") return { session: opaque(raw, "session") };
-  if (raw.format === "complex" || (raw.format === undefined && ("user" in raw || "session" in raw))) {
+  if (raw.format === "complex" || (raw.format === undefined && ("user" in raw || "session" in raw || "application" in raw))) {
     const subject: Subject = {};
     if (raw.user !== undefined) subject.user = issSub(raw.user);
+    if (raw.application !== undefined) subject.application = issSub(raw.application, "application");
     if (raw.session !== undefined) subject.session = opaque(raw.session, "session");
     if (raw.tenant !== undefined) subject.tenant = opaque(raw.tenant, "tenant");
-    if (!subject.user && !subject.session) throw new SetRefusal("subject", "the subject names neither a user nor a session");
+    if (!subject.user && !subject.application && !subject.session) throw new SetRefusal("subject", "the subject names no user, application or session");
     return subject;
   }
   throw new SetRefusal("subject", "the subject's format is not supported");
@@ -71,10 +83,12 @@ function tenantsFor(set: VerifiedSet, subject: Subject, registry: Registry): str
     if (!tenants.includes(subject.tenant)) throw new SetRefusal("tenant", "the transmitter may not act in that tenant");
     tenants = [subject.tenant];
   }
-  if (subject.user) {
-    const issuer = registry.issuers.find((i) => i.issuer === subject.user!.iss);
-    if (!issuer) throw new SetRefusal("subject", "the user's issuer is not an identity issuer of this gateway");
-    if (issuer.subjectClaim !== undefined && issuer.subjectClaim !== "sub") {
+  const named = subject.user ?? subject.application;
+  if (named) {
+    const issuer = registry.issuers.find((i) => i.issuer === named.iss);
+    if (!issuer) throw new SetRefusal("subject", "the subject's issuer is not an identity issuer of this gateway");
+    // A user's id is the issuer's subject claim; a client's is its client id whatever that claim is.
+    if (subject.user && issuer.subjectClaim !== undefined && issuer.subjectClaim !== "sub") {
       throw new SetRefusal("subject", "the user's issuer names principals by another claim than sub");
     }
     tenants = tenants.filter((t) => issuer.tenants.includes(t));
@@ -90,13 +104,20 @@ function eventTime(set: VerifiedSet, nowSeconds: number): number {
 
 const RISK_OF: Record<string, RiskLevel> = { LOW: "low", MEDIUM: "medium", HIGH: "high" };
 
+/** The principal the subject names, with its kind (see the header): a user first, else a workload. */
+function principalOf(subject: Subject): PrincipalIdentity | undefined {
+  if (subject.user) return { kind: "user", id: subject.user.sub };
+  if (subject.application) return { kind: "workload", id: subject.application.sub };
+  return undefined;
+}
+
 export function planSignal(set: VerifiedSet, registry: Registry, nowSeconds: number): SignalPlan {
   if (set.event === "verification") return { tenants: [], subject: {}, actions: [] };
   const subject = parseSubject(set.subject);
   const tenants = tenantsFor(set, subject, registry);
   const reason = `ssf:${set.event}`;
   const at = eventTime(set, nowSeconds);
-  const principal = subject.user?.sub;
+  const principal = principalOf(subject);
 
   /** Ends the named session, or every session of the user that began before the event. */
   const endSessions = (): SignalAction[] =>
@@ -105,7 +126,7 @@ export function planSignal(set: VerifiedSet, registry: Registry, nowSeconds: num
       return [{ kind: "revoke", tenant, revocation: { kind: "principal", principal: principal!, notBefore: at, reason } }];
     });
   const assert = (level: RiskLevel): SignalAction[] => {
-    if (principal === undefined) throw new SetRefusal("subject", "a risk event must name a user");
+    if (principal === undefined) throw new SetRefusal("subject", "a risk event must name a user or an application");
     return tenants.map((tenant) => ({ kind: "risk", tenant, principal, level, reason }));
   };
 

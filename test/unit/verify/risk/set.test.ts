@@ -6,13 +6,14 @@ import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK } from
 import { beforeAll, describe, expect, it } from "vitest";
 import { signSet, SSF_TRANSMITTER_KEY, subjects, transmitterJwks } from "../../../../dev/ssf-set.ts";
 import { planSignal } from "../../../../worker/verify/risk/signals.ts";
-import { SetRefusal, verifySet, type SetVerifier, type VerifiedSet } from "../../../../worker/verify/risk/set.ts";
+import { type JtiClaim, SetCheckUnavailable, SetRefusal, verifySet, type SetVerifier, type VerifiedSet } from "../../../../worker/verify/risk/set.ts";
 import { parseRegistry, type Registry, type Transmitter } from "../../../../worker/workload/index.ts";
 import { seedFiles } from "../../../support/seed.ts";
 
 let registry: Registry;
 let transmitters: readonly Transmitter[];
-let seen: Set<string>;
+/** The in-memory replay store: a jti is "held" by a delivery, or settled. */
+let seen: Map<string, "held" | "settled">;
 let verifier: SetVerifier;
 let strangerKey: JWK;
 
@@ -33,15 +34,20 @@ beforeAll(async () => {
 });
 
 function freshVerifier(): SetVerifier {
-  seen = new Set();
+  seen = new Map();
   const keys = createLocalJWKSet(transmitterJwks());
   return {
     keys: () => keys,
-    claim: async (t, jti) => {
+    claim: async (t, jti): Promise<JtiClaim> => {
       const key = `${t.id} ${jti}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
+      const state = seen.get(key);
+      if (state !== undefined) return { state: state === "held" ? "pending" : "seen" };
+      seen.set(key, "held");
+      return {
+        state: "first",
+        settle: async () => seen.set(key, "settled").size > 0,
+        release: async () => void seen.delete(key),
+      };
     },
     now: Date.now,
   };
@@ -67,12 +73,32 @@ describe("verifySet", () => {
     expect(set.transmitter.id).toBe("dev-ssf");
   });
 
-  it("refuses a replay (same jti) after the first delivery", async () => {
+  it("refuses a replay (same jti) once the first delivery is settled", async () => {
+    const v = freshVerifier();
+    const token = await signSet(revokeSession);
+    const first = await verifySet(token, transmitters, v);
+    expect(await first.claim.settle()).toBe(true);
+    const r = await refusal(token, v);
+    expect([r.err, r.reason]).toEqual(["invalid_request", "replayed"]);
+  });
+
+  it("answers a delivery of a SET another delivery holds as unavailable (retry), not as a replay", async () => {
     const v = freshVerifier();
     const token = await signSet(revokeSession);
     await verifySet(token, transmitters, v);
-    const r = await refusal(token, v);
-    expect([r.err, r.reason]).toEqual(["invalid_request", "replayed"]);
+    await expect(verifySet(token, transmitters, v)).rejects.toBeInstanceOf(SetCheckUnavailable);
+  });
+
+  it("takes a released SET (its apply failed) as new again", async () => {
+    const v = freshVerifier();
+    const token = await signSet(revokeSession);
+    await (await verifySet(token, transmitters, v)).claim.release();
+    await expect(verifySet(token, transmitters, v)).resolves.toMatchObject({ event: "session-revoked" });
+  });
+
+  it("answers unavailable (not a refusal) when the replay store cannot tell", async () => {
+    const v: SetVerifier = { ...freshVerifier(), claim: async () => Promise.reject(new Error("Durable Object overloaded")) };
+    await expect(verifySet(await signSet(revokeSession), transmitters, v)).rejects.toBeInstanceOf(SetCheckUnavailable);
   });
 
   it("refuses an unsigned SET (alg none)", async () => {
@@ -163,15 +189,33 @@ describe("planSignal", () => {
 
   it("credential-change for a user ends the user's earlier sessions; a new credential does not", async () => {
     const p = await plan({ event: "credential-change", subject: subjects.user("dave"), payload: { change_type: "update", credential_type: "password" } });
-    expect(p.actions.every((a) => a.kind === "revoke" && a.revocation.kind === "principal" && a.revocation.principal === "dave")).toBe(true);
+    expect(p.actions.every((a) => a.kind === "revoke" && a.revocation.kind === "principal" && a.revocation.principal.kind === "user" && a.revocation.principal.id === "dave")).toBe(true);
     expect((await plan({ event: "credential-change", subject: subjects.user("dave"), payload: { change_type: "create" } })).actions).toEqual([]);
   });
 
   it("risk-level-change maps LOW/MEDIUM/HIGH onto the risk engine; HIGH also ends sessions", async () => {
     const medium = await plan({ event: "risk-level-change", subject: subjects.user("dave"), payload: { current_level: "MEDIUM", principal: "USER" } });
-    expect(medium.actions).toContainEqual({ kind: "risk", tenant: "acme", principal: "dave", level: "medium", reason: "ssf:risk-level-change" });
+    expect(medium.actions).toContainEqual({ kind: "risk", tenant: "acme", principal: { kind: "user", id: "dave" }, level: "medium", reason: "ssf:risk-level-change" });
     const high = await plan({ event: "risk-level-change", subject: subjects.user("dave"), payload: { current_level: "HIGH" } });
     expect(high.actions.some((a) => a.kind === "revoke")).toBe(true);
+  });
+
+  it("maps an application subject onto the workload with that client id, a user subject onto the user", async () => {
+    const application = { format: "complex", application: { format: "iss_sub", iss: subjects.user("x").iss, sub: "dave" } };
+    const workload = await plan({ event: "risk-level-change", subject: application, payload: { current_level: "HIGH" } });
+    expect(workload.subject).toEqual({ principal: { kind: "workload", id: "dave" } });
+    expect(workload.actions).toContainEqual({ kind: "risk", tenant: "acme", principal: { kind: "workload", id: "dave" }, level: "high", reason: "ssf:risk-level-change" });
+    expect(workload.actions.filter((a) => a.kind === "revoke").map((a) => a.kind === "revoke" && a.revocation)).toContainEqual(
+      expect.objectContaining({ kind: "principal", principal: { kind: "workload", id: "dave" } }),
+    );
+    const user = await plan({ event: "credential-change", subject: subjects.user("dave"), payload: { change_type: "delete" } });
+    expect(user.subject).toEqual({ principal: { kind: "user", id: "dave" } });
+    // Both named: the user (the application only narrows it; acting on the user is the broader, safer choice).
+    const both = await plan({ event: "session-revoked", subject: { ...application, user: subjects.user("dave") } });
+    expect(both.subject.principal).toEqual({ kind: "user", id: "dave" });
+    await expect(plan({ event: "session-revoked", subject: { format: "complex", application: { format: "opaque", id: "app" } } })).rejects.toMatchObject({
+      reason: "subject",
+    });
   });
 
   it("assurance-level-change down asks for step-up (medium); up does nothing", async () => {

@@ -1,0 +1,190 @@
+/**
+ * One pass over the text finds where the position-anchored scanners may match, and tries each there:
+ * number runs, provider key prefixes, IBANs, NIF/NIE, DEA numbers, ICD-10 codes, Base58 addresses and
+ * capitalised words (names). Each scanner's regex is tried sticky at a position only where a cheap
+ * check on a few characters — a necessary condition of that regex — holds, and each keeps its own
+ * resume point, so it matches exactly where a scan of the text with that regex alone would. Scanners
+ * keyed on a rarer literal ("@", ":", "=", "://", "-----BEGIN ", "Q~", "bc1", "0x") find it with
+ * indexOf instead (detect.ts). Every findings list stays in its scanner's own order.
+ */
+import { base58At, deaAt, ibanAt, icd10At, nifAt } from "./identifiers.ts";
+import { namesAt } from "./names.ts";
+import { numberRunAt } from "./numeric.ts";
+import type { Emit } from "./scan.ts";
+import { KEY_STARTS, prefixedKeyAt } from "./secrets.ts";
+
+/** What a character is, for the checks below (ASCII; other characters have no flag). */
+const ALNUM = 1;
+/** Stops a number run from starting right after it: [0-9A-Za-z_+(]. */
+const RUN_BLOCK = 2;
+const DIGIT = 4;
+const UPPER = 8;
+/** "+" or "(": a number run may start on it. */
+const PLUS_PAREN = 16;
+/** X, Y, Z in either case: a NIE's first letter. */
+const NIE_LETTER = 32;
+/** "1" or "3": a Base58Check address's first character. */
+const BASE58_FIRST = 64;
+/** [ABCDEFGHJKLMPRSTUX]: a DEA number's first letter. */
+const DEA_FIRST = 128;
+/** [A-TV-Z]: an ICD-10 code's letter. */
+const ICD_LETTER = 256;
+const DOT = 512;
+/** [1-9A-HJ-NP-Za-km-z]: a Base58 character. */
+const BASE58 = 1024;
+/** [a-z'-] (and the non-ASCII "’"): what follows the capital letter of a name. */
+const NAME_TAIL = 2048;
+/** A character some key prefix starts with. */
+const KEY_FIRST = 4096;
+
+/** Code units as the sweep reads them: ASCII as is, "’" as RIGHT_QUOTE, any other as OTHER. */
+const RIGHT_QUOTE = 128;
+const OTHER = 255;
+/** Room past the end, so the look-ahead of the checks (at most 25) reads padding (no flags), never past the array. */
+const PADDING = 32;
+
+const FLAGS = (() => {
+  const flags = new Uint16Array(256);
+  const mark = (chars: string, flag: number) => {
+    for (const ch of chars) flags[ch.charCodeAt(0)]! |= flag;
+  };
+  const range = (from: string, to: string) => {
+    let chars = "";
+    for (let c = from.charCodeAt(0); c <= to.charCodeAt(0); c++) chars += String.fromCharCode(c);
+    return chars;
+  };
+  const digits = range("0", "9");
+  const upper = range("A", "Z");
+  const lower = range("a", "z");
+  mark(digits + upper + lower, ALNUM);
+  mark(`${digits}${upper}${lower}_+(`, RUN_BLOCK);
+  mark(digits, DIGIT);
+  mark(upper, UPPER);
+  mark("+(", PLUS_PAREN);
+  mark("XYZxyz", NIE_LETTER);
+  mark("13", BASE58_FIRST);
+  mark("ABCDEFGHJKLMPRSTUX", DEA_FIRST);
+  mark(range("A", "T") + range("V", "Z"), ICD_LETTER);
+  mark(".", DOT);
+  mark(range("1", "9") + range("A", "H") + range("J", "N") + range("P", "Z") + range("a", "k") + range("m", "z"), BASE58);
+  mark(`${lower}'-`, NAME_TAIL);
+  flags[RIGHT_QUOTE] = NAME_TAIL;
+  for (let pair = 0; pair < KEY_STARTS.length; pair++) if (KEY_STARTS[pair]) flags[pair >> 7]! |= KEY_FIRST;
+  return flags;
+})();
+
+/**
+ * Pairs of code units (c * 256 + next) where some scanner may start at c: a digit; a capital before a
+ * letter, "'", "-", "’" or a digit (names, IBANs, DEA numbers, ICD-10 codes); "+", "(" or a NIE letter
+ * before a digit; the first two characters of a key prefix. Deciding on the pair keeps most letters
+ * out of the checks below (a branch taken at random on common letters costs more than the test).
+ */
+const ANCHORS = (() => {
+  const anchors = new Uint8Array(256 * 256);
+  for (let c = 0; c < 256; c++) {
+    const f = FLAGS[c]!;
+    for (let next = 0; next < 256; next++) {
+      const n = FLAGS[next]!;
+      const anchor =
+        (f & DIGIT) !== 0 ||
+        ((f & UPPER) !== 0 && (n & (NAME_TAIL | UPPER | DIGIT)) !== 0) ||
+        ((f & (PLUS_PAREN | NIE_LETTER)) !== 0 && (n & DIGIT) !== 0) ||
+        (c < 128 && next < 128 && KEY_STARTS[c * 128 + next] === 1);
+      if (anchor) anchors[c * 256 + next] = 1;
+    }
+  }
+  return anchors;
+})();
+
+const encoder = new TextEncoder();
+
+/**
+ * The text as one byte per code unit (a typed array is read about twice as fast as `charCodeAt`):
+ * ASCII text is encoded as is (UTF-8 of ASCII is ASCII), other text is mapped unit by unit.
+ */
+function codesOf(text: string, ascii: boolean): Uint8Array {
+  const codes = new Uint8Array(text.length + PADDING);
+  if (ascii) {
+    encoder.encodeInto(text, codes);
+    return codes;
+  }
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    codes[i] = c < 128 ? c : c === 0x2019 ? RIGHT_QUOTE : OTHER;
+  }
+  return codes;
+}
+
+/** Where each scanner's findings go (each keeps its own list, in its own order). */
+export interface SweepEmits {
+  keys: Emit;
+  numbers: Emit;
+  ibans: Emit;
+  nifs: Emit;
+  deas: Emit;
+  icd10s: Emit;
+  base58s: Emit;
+  names: Emit;
+}
+
+/** `ascii`: the text has only ASCII characters. */
+export function sweep(text: string, ascii: boolean, emits: SweepEmits): void {
+  const codes = codesOf(text, ascii);
+  // Per scanner: the first position its next match may start at (a scan's lastIndex).
+  let runFrom = 0;
+  let keyFrom = 0;
+  let ibanFrom = 0;
+  let nifFrom = 0;
+  let deaFrom = 0;
+  let icdFrom = 0;
+  let base58From = 0;
+  let nameFrom = 0;
+  const length = text.length;
+  let before = 0; // flags of the character before i (none before the start)
+  let next = codes[0]!;
+  for (let i = 0; i < length; i++) {
+    const c = next;
+    next = codes[i + 1]!;
+    if (ANCHORS[c * 256 + next] === 0) {
+      before = FLAGS[c]!;
+      continue;
+    }
+    const f = FLAGS[c]!;
+    const n = FLAGS[next]!;
+    if ((f & KEY_FIRST) !== 0 && i >= keyFrom && next < 128 && KEY_STARTS[c * 128 + next] === 1) {
+      const resume = prefixedKeyAt(text, i, emits.keys);
+      if (resume >= 0) keyFrom = resume;
+    }
+    if ((f & UPPER) !== 0 && (n & NAME_TAIL) !== 0 && i >= nameFrom) {
+      const resume = namesAt(text, i, emits.names);
+      if (resume >= 0) nameFrom = resume;
+    }
+    if ((before & RUN_BLOCK) === 0 && i >= runFrom && ((f & DIGIT) !== 0 || ((f & PLUS_PAREN) !== 0 && (n & DIGIT) !== 0))) {
+      runFrom = numberRunAt(text, i, (f & DIGIT) !== 0 ? i : i + 1, emits.numbers);
+    }
+    if ((before & ALNUM) === 0) {
+      // A word starts here: the scanners whose regex begins with (?<![A-Za-z0-9]).
+      if ((f & UPPER) !== 0 && (n & UPPER) !== 0 && i >= ibanFrom && (FLAGS[codes[i + 2]!]! & DIGIT) !== 0) {
+        const resume = ibanAt(text, i, emits.ibans);
+        if (resume >= 0) ibanFrom = resume;
+      }
+      if (i >= nifFrom && ((f & DIGIT) !== 0 ? (FLAGS[codes[i + 6]!]! & DIGIT) !== 0 : (f & NIE_LETTER) !== 0 && (n & DIGIT) !== 0 && (FLAGS[codes[i + 7]!]! & DIGIT) !== 0)) {
+        const resume = nifAt(text, i, emits.nifs);
+        if (resume >= 0) nifFrom = resume;
+      }
+      if ((f & DEA_FIRST) !== 0 && ((n & UPPER) !== 0 || next === 57) && i >= deaFrom && (FLAGS[codes[i + 8]!]! & DIGIT) !== 0) {
+        const resume = deaAt(text, i, emits.deas);
+        if (resume >= 0) deaFrom = resume;
+      }
+      if ((f & ICD_LETTER) !== 0 && (n & DIGIT) !== 0 && (before & DOT) === 0 && i >= icdFrom) {
+        const resume = icd10At(text, i, emits.icd10s);
+        if (resume >= 0) icdFrom = resume;
+      }
+      if ((f & BASE58_FIRST) !== 0 && i >= base58From && (FLAGS[codes[i + 25]!]! & BASE58) !== 0) {
+        const resume = base58At(text, i, emits.base58s);
+        if (resume >= 0) base58From = resume;
+      }
+    }
+    before = f;
+  }
+}
