@@ -3,14 +3,16 @@
  * Object (SQLite, group commit) in workerd, driven in batches so the Node side can time them from
  * outside (workerd's clock does not advance while code runs).
  *
- *   POST /append?n=N&inflight=C&tenant=T   N decision records through the sink, C commits in flight at a time
- *   POST /append?...&via=rpc&batch=B       the same straight to the object's `append`, B records a call
+ *   POST /append?n=N&inflight=C&tenant=T   N decision records, C in flight at a time, each through its own
+ *                                          sink (as many requests would: one call each)
+ *   POST /append?...&via=sink              the same through one sink (one request's concurrent commits, coalesced)
+ *   POST /append?...&via=rpc&batch=B       straight to the object's `append`, B records a call
  *   POST /rpc?n=N&tenant=T                 N read-only calls (`treeHead`) one after another: the round trip
  *   POST /checkpoint?tenant=T              signs a checkpoint of the log (KeyRing round trip), answers 204
  *   GET  /healthz
  *
  * `inflight=1` is one request's audit step (one commit awaited before the next); larger values are
- * many requests of one tenant at once, which the log commits in groups.
+ * many requests of one tenant at once, which the object commits in groups.
  */
 import { AuditLog, type AuditRecord, createAuditSink, KeyRing } from "../worker/verify/index.ts";
 
@@ -90,11 +92,16 @@ export default {
           await log.append(records);
         }
       };
-    } else {
-      // The pipeline's path: one sink commit per request, `inflight` requests at once.
+    } else if (url.searchParams.get("via") === "sink") {
+      // One sink (one request's): its concurrent commits coalesce into shared calls.
       const sink = createAuditSink(env.AUDIT_LOG);
       lane = async () => {
         while (next < n) await sink.commit(record(tenant, next++));
+      };
+    } else {
+      // The pipeline across requests: each commit through its own request's sink, so its own call.
+      lane = async () => {
+        while (next < n) await createAuditSink(env.AUDIT_LOG).commit(record(tenant, next++));
       };
     }
     await Promise.all(Array.from({ length: Math.min(inflight, Math.max(1, n)) }, lane));

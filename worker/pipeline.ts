@@ -42,6 +42,7 @@ import {
 import { retentionFor } from "./data/vault/index.ts";
 import { asGatewayError, GatewayError } from "./errors.ts";
 import { sha256Hex } from "./lib/encoding.ts";
+import { placementIn } from "./lib/tenant-placement.ts";
 import { backendHop, charge, networkPlan, readJsonBody, upstreamHeaders } from "./network/index.ts";
 import { DEFAULT_GATEWAY_ISSUER, cutOffer, createProposalGate } from "./tools/index.ts";
 import type { Decision, InvokeModelFacts } from "./policy/index.ts";
@@ -165,7 +166,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
     continuousOf(deps).observeUsage(c, sink, principal, (outcome.inputTokens ?? 0) + (outcome.outputTokens ?? 0));
     // Token budgets (worker/network): the call's tokens count against the principal's and tenant's.
     const limits = networkPlan(config.registry).tenants.get(principal.tenant)?.limits;
-    if (limits) c.executionCtx.waitUntil(charge(c.env.RATE_LIMITER, principal, (outcome.inputTokens ?? 0) + (outcome.outputTokens ?? 0), limits, state.requestId));
+    if (limits) c.executionCtx.waitUntil(charge(c.env.RATE_LIMITER, principal, (outcome.inputTokens ?? 0) + (outcome.outputTokens ?? 0), limits, state.requestId, placementIn(config.registry.tenants, c.env)));
     c.executionCtx.waitUntil(
       sink
         .commit({
@@ -190,10 +191,10 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
   // when the caller has gone (worker/providers/failover.ts).
   const nextRoute = () => (failures.length < MAX_ATTEMPTS && Date.now() < deadline && !c.req.raw.signal.aborted ? routes.next() : Promise.resolve(undefined));
 
+  // The last backend an upstream call was prepared for (the exhausted completion names it).
   let tried: Backend = route.backend;
   for (let attempt = 1; route; attempt++) {
     const { backend, decision, verdict } = route;
-    tried = backend;
     const attemptFields = { attempt, ...(failures.length > 0 ? { failedAttempts: [...failures] } : {}) };
     const prepared = prepareAttempt(c.env, route, request, classification, detect);
     if (!prepared.ok) {
@@ -203,6 +204,7 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
       route = await nextRoute();
       continue;
     }
+    tried = backend;
     // Write-ahead: each attempt's allow is durable before its upstream call (the first failed ones included).
     await commit(
       sink,

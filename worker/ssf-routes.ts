@@ -18,11 +18,13 @@
  * - a concurrent delivery finds it held: 503, so it is retried, and then is a replay or, if the
  *   first delivery failed, applied. The hold is one SQLite statement, so two deliveries never both hold it.
  * A delivery that dies between hold and settle leaves a lease (SET_HOLD_SECONDS) that lapses, after
- * which a retry is applied again. Applying twice is harmless for revocations (upserts; a principal's
- * line only ever moves forward), but not for risk assertions: they are last-writer-wins per
- * transmitter, so a duplicate applied after a newer assertion would undo it. Hence the hold rather
- * than relying on idempotence. The remaining edge — an apply slower than the lease, overtaken by a
- * retry — is logged (`ssf_hold_lapsed`).
+ * which a retry is applied again; so is a delivery whose apply failed half-way. Is applying twice
+ * safe? Revocations: yes, they are upserts and a principal's line only ever moves forward. Risk
+ * assertions: a transmitter's level is last-writer-wins, so a duplicate landing after a newer event
+ * would undo it; the engine therefore orders assertions by the event's time and ignores older ones
+ * (risk-engine.ts), and a true duplicate only re-extends the same level's hold. The hold still keeps
+ * duplicates from being recorded and applied twice in the normal case; the remaining edge, an apply
+ * slower than the lease and overtaken by a retry, is logged (`ssf_hold_lapsed`).
  */
 import type { Context } from "hono";
 import { commit, configAudit, continuousOf, decisionRecord, egressFor, type PipelineDeps } from "./caller.ts";

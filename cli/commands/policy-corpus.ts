@@ -70,7 +70,9 @@ export const policyCorpus: Command = {
     // Which engine answered (worker/policy/evaluate.ts); on stderr, so that --json stays one document.
     const n = (key: keyof typeof evaluatorCounts) => evaluatorCounts[key] - before[key];
     console.error(
-      `decided by the JS evaluator: ${n("answered")}; by cedar-wasm: ${n("undecided")} after the evaluator gave up, ${n("sliceOutside")} with a bundle, store or slice outside its subset, ${n("requestOutside")} with a request it does not validate (others were refused before any engine)`,
+      `decisions computed: ${n("answered")} by the JS evaluator; by cedar-wasm ${n("undecided")} after the evaluator gave up (an error or doubt), ` +
+        `${n("bundleOutside")} with a schema or entity store outside its subset, ${n("sliceOutside")} with a policy outside it, ${n("requestOutside")} with a request it does not validate ` +
+        `(other requests were refused before any engine, or answered by the PDP's memo of identical requests)`,
     );
     return result.report.failed === 0 ? 0 : 1;
   },

@@ -71,8 +71,9 @@ export interface TenantPlacement {
 
 /**
  * The id of `tenant`'s object `name` (the tenant id itself, or a name under it such as
- * `<tenant>/user/<id>`). An id, not a stub: a stub must not be resolved through a promise, since an
- * RPC stub answers any property, `then` included.
+ * `<tenant>/user/<id>`). An id, not a stub: an id is a plain value, while an RPC stub answers
+ * wildcard properties (workerd's property access, and proxies standing in for it), so resolving a
+ * stub through a promise risks probing it as a thenable. Callers take the stub synchronously.
  */
 export async function tenantId<T extends Rpc.DurableObjectBranded | undefined>(
   namespace: DurableObjectNamespace<T>,

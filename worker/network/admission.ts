@@ -5,11 +5,13 @@
  *
  * The limiter is the tenant's object: with `placement` (the tenants of the configuration in force)
  * it is created in the tenant's jurisdiction (worker/lib/tenant-placement.ts). Admission and charging
- * must be given the same placement, or they would count in two different objects.
+ * must be given the same placement, or they would count in two different objects, so both require it.
+ * Inside it a principal is counted by kind and id: a user and a workload sharing an id are two callers.
  */
 import type { Principal } from "../context.ts";
 import { GatewayError } from "../errors.ts";
 import { tenantId, type TenantPlacement } from "../lib/tenant-placement.ts";
+import { principalKey } from "../verify/risk/index.ts";
 import type { Limits } from "./limits.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 
@@ -41,10 +43,10 @@ function limiterOf(namespace: LimiterNamespace, id: DurableObjectId) {
 }
 
 /** Admits the principal's request or throws LimitedError (429) / rate_limit_unavailable (503). */
-export async function admit(namespace: LimiterNamespace, principal: Principal, limits: Limits, placement?: TenantPlacement): Promise<void> {
+export async function admit(namespace: LimiterNamespace, principal: Principal, limits: Limits, placement: TenantPlacement): Promise<void> {
   let admission: Awaited<ReturnType<RateLimiter["admit"]>>;
   try {
-    admission = await limiterOf(namespace, await tenantId(namespace, principal.tenant, principal.tenant, placement)).admit(principal.id, limits);
+    admission = await limiterOf(namespace, await tenantId(namespace, principal.tenant, principal.tenant, placement)).admit(principalKey(principal), limits);
   } catch (cause) {
     throw new GatewayError("rate_limit_unavailable", "the request could not be checked against its limits, so it was refused", { cause });
   }
@@ -58,11 +60,11 @@ export async function charge(
   tokens: number,
   limits: Limits,
   requestId: string,
-  placement?: TenantPlacement,
+  placement: TenantPlacement,
 ): Promise<void> {
   if (!(tokens > 0)) return;
   try {
-    await limiterOf(namespace, await tenantId(namespace, principal.tenant, principal.tenant, placement)).charge(principal.id, tokens, limits);
+    await limiterOf(namespace, await tenantId(namespace, principal.tenant, principal.tenant, placement)).charge(principalKey(principal), tokens, limits);
   } catch (error) {
     console.error(JSON.stringify({ event: "token_charge_failed", requestId, error: String(error) }));
   }

@@ -18,7 +18,7 @@ import {
   PolicySchemaError,
   PolicyValidationError,
 } from "./errors.ts";
-import { compileProgram, evaluableStore, type Program } from "./evaluate.ts";
+import { actionHierarchy, compileProgram, evaluableStore, type Program } from "./evaluate.ts";
 import { policyReads, trimPlan, unionReads, type PolicyReads, type TrimPlan } from "./fast-path.ts";
 import { parseObligations } from "./obligations.ts";
 import { PolicySlicer, programsOf, type PolicySlice } from "./policy-slices.ts";
@@ -48,8 +48,8 @@ export interface CompiledPolicy {
   /** For trimmed Cedar calls (`fast-path.ts`); absent when this schema and store do not qualify. */
   readonly trim?: TrimPlan;
   /**
-   * The schema's action hierarchy, when the JS evaluator (`evaluate.ts`) may run for this bundle
-   * and store: `trim` is defined and every string of the store is well-formed. Absent otherwise.
+   * The schema's action hierarchy (by `refKey`), when the JS evaluator (`evaluate.ts`) may run for
+   * this bundle and store: `trim` is defined and every string of the store is well-formed.
    */
   readonly evaluatorActions?: ReadonlyMap<string, ReadonlySet<string>>;
 }
@@ -170,7 +170,7 @@ export function compile(
   const index = new ScopeIndex(scopes, ancestorTypes(store), actions);
   const trim = trimPlan(cedar, bundle.schema, store.all(), actions);
   // The JS evaluator runs only where trimmed calls are exact, over a store it reads exactly.
-  const evaluatorActions = trim !== undefined && actions !== undefined && evaluableStore(store.all()) ? actions : undefined;
+  const evaluatorActions = trim !== undefined && actions !== undefined && evaluableStore(store.all()) ? actionHierarchy(actions) : undefined;
   if (evaluatorActions === undefined) programs.clear();
   const ids = Object.freeze(scopes.map((scope) => scope.id));
   const whole: PolicySlice = Object.freeze({

@@ -6,7 +6,7 @@
 import type { Cedar } from "./engine.ts";
 import type { CompiledPolicy } from "./compile.ts";
 import type { PolicySlice } from "./policy-slices.ts";
-import { evaluate, evaluatorCounts, plainValue, wellFormedRef, type JsAnswer } from "./evaluate.ts";
+import { evaluate, evaluatorCounts, plainValue, refKey, wellFormedRef, type JsAnswer } from "./evaluate.ts";
 import { requestConforms, trimmedInputs } from "./fast-path.ts";
 import { obligationKey } from "./obligations.ts";
 import { actionRef, collectEntityRefs, entityKey, isEntityRef } from "./slice.ts";
@@ -77,7 +77,8 @@ export function decideWith(compiled: CompiledPolicy, request: AuthzRequest, mode
 
     const js = mode.evaluateInJs === true && mode.validateRequest ? decideInJs(compiled, policies.programs, { ...request, action }, asserted, slice) : undefined;
     if (js !== undefined) {
-      // The same answer `decideFromCedar` builds from Cedar's, which is certain to be this one.
+      // What Cedar's answer would be (certain, or `js` would be undefined): deny with the satisfied
+      // forbids, else allow with the satisfied permits, else deny with none; no errors.
       const decision = js.forbids.length > 0 || js.permits.length === 0 ? "deny" : "allow";
       const determining = (js.forbids.length > 0 ? js.forbids : js.permits).sort();
       return decided(decision, determining, []);
@@ -156,7 +157,11 @@ function decideInJs(
   slice: readonly EntityJson[],
 ): JsAnswer | undefined {
   const actions = compiled.evaluatorActions;
-  if (programs === undefined || actions === undefined || compiled.trim === undefined) {
+  if (actions === undefined || compiled.trim === undefined) {
+    evaluatorCounts.bundleOutside++;
+    return undefined;
+  }
+  if (programs === undefined) {
     evaluatorCounts.sliceOutside++;
     return undefined;
   }
@@ -165,7 +170,7 @@ function decideInJs(
     return undefined;
   }
   const entities = new Map<string, EntityJson>();
-  for (const entity of slice) entities.set(entityKey(entity.uid), entity);
+  for (const entity of slice) entities.set(refKey(entity.uid), entity);
   const answer = evaluate(programs, {
     principal: request.principal,
     action: request.action,

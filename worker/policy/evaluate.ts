@@ -15,8 +15,8 @@
  * namespaced types, `is … in` with a computed right side, integer literals beyond 2^53. A slice
  * with such a policy goes to cedar-wasm. The compiled policy set must also qualify for trimmed
  * calls (`fast-path.ts`: explicit entity store, schema without namespaces, extension types or
- * enumerated entities) and every string in the store must be well-formed UTF-16 (cedar-wasm would
- * turn a lone surrogate into U+FFFD). Per request: the request must pass the same exact JS request
+ * enumerated entities) and every string in the store must be well-formed UTF-16 (cedar-wasm's JSON
+ * reader fails on a lone surrogate). Per request: the request must pass the same exact JS request
  * validation as a trimmed call (`requestConforms`), and its ids and context strings must be
  * well-formed, with no record key shaped like a JSON escape (`__entity`, `__extn`).
  *
@@ -50,7 +50,6 @@
  */
 import type { Cedar } from "./engine.ts";
 import { isActionType } from "./scope.ts";
-import { entityKey } from "./slice.ts";
 import type { CedarValue, EntityJson, EntityRef } from "./types.ts";
 
 type PolicyJson = Extract<ReturnType<Cedar["policyToJson"]>, { type: "success" }>["json"];
@@ -68,9 +67,9 @@ export interface Evaluation {
   readonly action: EntityRef;
   readonly resource: EntityRef;
   readonly context: CedarValue;
-  /** The entity slice by key, the principal with its asserted groups among its parents. */
+  /** The entity slice by `refKey`, the principal with its asserted groups among its parents. */
   readonly entities: ReadonlyMap<string, EntityJson>;
-  /** The schema's action hierarchy: action key → keys of the action and its ancestors. */
+  /** The schema's action hierarchy (`actionHierarchy`): action → itself and its ancestors, by `refKey`. */
   readonly actions: ReadonlyMap<string, ReadonlySet<string>>;
   /** Ancestor sets computed during this evaluation. */
   readonly ancestry: Map<string, ReadonlySet<string>>;
@@ -87,7 +86,25 @@ export interface JsAnswer {
  * bundle, store or slice is outside the subset, or the request is not one it validates (for the
  * benchmark and `verity policy corpus`; the counts affect no decision).
  */
-export const evaluatorCounts = { answered: 0, undecided: 0, sliceOutside: 0, requestOutside: 0 };
+export const evaluatorCounts = { answered: 0, undecided: 0, bundleOutside: 0, sliceOutside: 0, requestOutside: 0 };
+
+/**
+ * The evaluator's entity key: cheaper than `entityKey`'s JSON. Unambiguous because every type that
+ * reaches it is a Cedar identifier (checked by Cedar's parser, the schema's entity check, or the
+ * request check against the schema), which never holds a NUL.
+ */
+export function refKey(ref: EntityRef): string {
+  return `${ref.type}\u0000${ref.id}`;
+}
+
+/** The schema's action hierarchy (`scope.ts`'s `actionAncestors`, keyed by `entityKey`) by `refKey`. */
+export function actionHierarchy(actions: ReadonlyMap<string, ReadonlySet<string>>): ReadonlyMap<string, ReadonlySet<string>> {
+  const rekey = (key: string) => {
+    const [type, id] = JSON.parse(key) as [string, string];
+    return refKey({ type, id });
+  };
+  return new Map([...actions].map(([action, ancestors]) => [rekey(action), new Set([...ancestors].map(rekey))]));
+}
 
 /** Thrown (one shared instance, no stack captured per throw) when Cedar must decide. */
 const UNDECIDED = new Error("undecided: cedar-wasm decides this request");
@@ -119,9 +136,10 @@ export function compileProgram(id: string, json: PolicyJson): Program | undefine
         return true;
       },
     };
-  } catch (error) {
-    if (error instanceof NotCompilable) return undefined;
-    throw error;
+  } catch {
+    // NotCompilable, or a JSON form this compiler did not foresee: cedar-wasm decides, the bundle
+    // still loads.
+    return undefined;
   }
 }
 
@@ -140,7 +158,7 @@ export function evaluate(programs: readonly Program[], env: Evaluation): JsAnswe
   return { permits, forbids };
 }
 
-/** Does a string hold a lone surrogate (which cedar-wasm would read as U+FFFD)? */
+/** Does a string hold a lone surrogate (on which cedar-wasm's JSON reader fails)? */
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Strings well-formed, numbers safe integers, no record key shaped like a JSON escape. */
@@ -182,20 +200,20 @@ function entityScope(raw: unknown, variable: (env: Evaluation) => EntityRef): (e
     case "All":
       return () => true;
     case "==": {
-      const key = entityKey(scopeUid(node.entity));
-      return (env) => entityKey(variable(env)) === key;
+      const uid = scopeUid(node.entity);
+      return (env) => sameEntity(variable(env), uid);
     }
     case "in": {
-      const key = entityKey(scopeUid(node.entity));
-      return (env) => isIn(env, variable(env), key);
+      const uid = scopeUid(node.entity);
+      return (env) => isIn(env, variable(env), uid);
     }
     case "is": {
       const type = plainType(node.entity_type);
       if (node.in === undefined) return (env) => variable(env).type === type;
-      const key = entityKey(scopeUid(record(node.in).entity));
+      const uid = scopeUid(record(node.in).entity);
       return (env) => {
         const value = variable(env);
-        return value.type === type && isIn(env, value, key);
+        return value.type === type && isIn(env, value, uid);
       };
     }
     default:
@@ -207,12 +225,12 @@ function actionScope(raw: unknown): (env: Evaluation) => boolean {
   const node = record(raw);
   if (node.op === "All") return () => true;
   if (node.op === "==") {
-    const key = entityKey(scopeUid(node.entity));
-    return (env) => entityKey(env.action) === key;
+    const uid = scopeUid(node.entity);
+    return (env) => sameEntity(env.action, uid);
   }
   if (node.op !== "in") throw new NotCompilable("action scope");
-  const keys = (Array.isArray(node.entities) ? node.entities : [node.entity]).map((entity: unknown) => entityKey(scopeUid(entity)));
-  return (env) => keys.some((key) => isIn(env, env.action, key));
+  const uids = (Array.isArray(node.entities) ? node.entities : [node.entity]).map((entity: unknown) => scopeUid(entity));
+  return (env) => uids.some((uid) => isIn(env, env.action, uid));
 }
 
 /** A scope's entity, `{ type, id }` or `{ __entity: { type, id } }`; a slot is not compilable. */
@@ -480,7 +498,7 @@ function equal(a: CedarValue, b: CedarValue): boolean {
   }
   const ea = refOf(a);
   const eb = refOf(b);
-  if (ea !== undefined || eb !== undefined) return ea !== undefined && eb !== undefined && ea.type === eb.type && ea.id === eb.id;
+  if (ea !== undefined || eb !== undefined) return ea !== undefined && eb !== undefined && sameEntity(ea, eb);
   const ra = a as { readonly [key: string]: CedarValue };
   const rb = b as { readonly [key: string]: CedarValue };
   const keys = Object.keys(ra);
@@ -488,18 +506,22 @@ function equal(a: CedarValue, b: CedarValue): boolean {
   return keys.every((key) => Object.hasOwn(rb, key) && equal(ra[key]!, rb[key]!));
 }
 
-function isIn(env: Evaluation, entity: EntityRef, target: string): boolean {
-  return entityKey(entity) === target || ancestorsOf(env, entity).has(target);
+function sameEntity(a: EntityRef, b: EntityRef): boolean {
+  return a.type === b.type && a.id === b.id;
+}
+
+function isIn(env: Evaluation, entity: EntityRef, target: EntityRef): boolean {
+  return sameEntity(entity, target) || ancestorsOf(env, entity).has(refKey(target));
 }
 
 /** `entity in right`: right an entity or a set of entities only (anything else is a type error). */
 function inValue(env: Evaluation, entity: EntityRef, right: CedarValue): boolean {
   const targets = Array.isArray(right) ? (right as readonly CedarValue[]).map(entityOf) : [entityOf(right)];
-  return targets.some((target) => isIn(env, entity, entityKey(target)));
+  return targets.some((target) => isIn(env, entity, target));
 }
 
 function ancestorsOf(env: Evaluation, entity: EntityRef): ReadonlySet<string> {
-  const key = entityKey(entity);
+  const key = refKey(entity);
   if (isActionType(entity.type)) {
     const declared = env.actions.get(key);
     if (declared === undefined) throw UNDECIDED; // not declared: Cedar's view is not modelled here
@@ -512,7 +534,7 @@ function ancestorsOf(env: Evaluation, entity: EntityRef): ReadonlySet<string> {
   while (queue.length > 0) {
     const parent = queue.pop()!;
     if (isActionType(parent.type)) throw UNDECIDED; // an action's ancestors come from the schema
-    const parentKey = entityKey(parent);
+    const parentKey = refKey(parent);
     if (seen.has(parentKey)) continue;
     seen.add(parentKey);
     for (const up of env.entities.get(parentKey)?.parents ?? []) queue.push(up);
@@ -525,7 +547,7 @@ function getAttr(env: Evaluation, value: CedarValue, attr: string): CedarValue {
   const ref = refOf(value);
   if (ref !== undefined) {
     if (isActionType(ref.type)) throw UNDECIDED;
-    const attrs = env.entities.get(entityKey(ref))?.attrs;
+    const attrs = env.entities.get(refKey(ref))?.attrs;
     if (attrs === undefined || !Object.hasOwn(attrs, attr)) throw UNDECIDED; // Cedar: an error
     return attrs[attr] as CedarValue;
   }
@@ -539,7 +561,7 @@ function hasAttr(env: Evaluation, value: CedarValue, attr: string): boolean {
   const ref = refOf(value);
   if (ref !== undefined) {
     if (isActionType(ref.type)) throw UNDECIDED;
-    const attrs = env.entities.get(entityKey(ref))?.attrs;
+    const attrs = env.entities.get(refKey(ref))?.attrs;
     return attrs !== undefined && Object.hasOwn(attrs, attr);
   }
   if (typeof value !== "object" || Array.isArray(value)) throw UNDECIDED;

@@ -47,9 +47,12 @@ export function failureOf(error: unknown): Exclude<FailureKind, "status"> | unde
   return undefined;
 }
 
-/** How long the next attempt may wait for headers, or 0 when the budget is spent. */
+/**
+ * How long an attempt may wait for headers. At least 1 ms: a budget spent while the attempt was being
+ * prepared makes it time out at once, where 0 would mean no bound at all to the egress.
+ */
 export function attemptTimeout(backendTimeoutMs: number, deadline: number, now: number): number {
-  return Math.max(0, Math.min(backendTimeoutMs, deadline - now));
+  return Math.max(1, Math.min(backendTimeoutMs, deadline - now));
 }
 
 function described(failure: FailedAttempt): string {

@@ -12,6 +12,7 @@ import { asGatewayError, errorBody, GatewayError, type WireFormat } from "../err
 import { readTextAtMost, TooLargeError } from "../lib/bounded-read.ts";
 import { responseHeaders } from "../network/index.ts";
 import { anthropicToolCalls, authorizeAnthropicReply, authorizeOpenAiReply, openaiToolCalls, ProposalError, refusalHeader, type ToolCallGate } from "../tools/index.ts";
+import { endOnBreak } from "./break-off.ts";
 import { checkClaim, claimOf, createStreamPinGuard, pinRefusal, type ModelPin, type PinViolation } from "./model-pin.ts";
 import { filterWholeReply, replyTextInspector, type ReplyFilterFactory } from "./reply-text.ts";
 import { createInspectorChain, createSseParser, MalformedEventError, serialise, type EventInspector, type InspectStep, type SseEvent, type StreamStop } from "./sse.ts";
@@ -147,28 +148,6 @@ function stopFor(error: unknown): StreamStop {
   if (error instanceof MalformedEventError) return { error: new GatewayError("upstream_error", "the model backend sent a malformed event; the reply was stopped", { cause: error }) };
   if (error instanceof ProposalError) return { error: new GatewayError("upstream_error", "the model backend sent a malformed tool call; the reply was stopped", { cause: error }) };
   return { error: asGatewayError(error) };
-}
-
-/**
- * The upstream body, with a break (the connection dropped mid-reply, or the egress size bound cut it)
- * turned into an end the relay can answer with the provider's error event: an erroring source would
- * otherwise error the caller's stream with nothing said, and look like a caller that went away.
- */
-function endOnBreak(body: ReadableStream<Uint8Array>, broke: (error: GatewayError) => void): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (cause) {
-        broke(cause instanceof GatewayError ? cause : new GatewayError("upstream_error", "the model backend's stream broke off; the reply is incomplete", { cause }));
-        controller.close();
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
 }
 
 function relayStream(provider: WireProvider, upstream: Response, options: RelayOptions): Response {

@@ -3,18 +3,17 @@
  * resolves with the receipt once the record is durable. The pipeline awaits it before any upstream
  * call; a rejection (of any kind) means the record is not in the log and the request is denied.
  *
- * Coalescing: a call into the object costs more than the records it carries (see bench/AUDIT.md),
- * so the sink keeps one lane per log in this isolate. While no call to the log is in flight, a
- * commit leaves at once (after one microtask, so commits made in the same turn travel together);
- * while one is, commits queue, and the next call carries all of them (up to MAX_APPEND_BATCH). At
- * low load that adds no wait; under load, every record still waits for its own transaction, but
- * many requests share one RPC and one flush. Each caller gets its own receipt or its own refusal
+ * Coalescing: a call into the object costs more than the record it carries (see bench/AUDIT.md),
+ * so a sink keeps one lane per log. While no call to that log is in flight, a commit leaves after
+ * one microtask (so commits made in the same turn travel together); while one is, commits queue
+ * and the next call carries all of them (up to MAX_APPEND_BATCH). Alone, a commit waits for
+ * nothing; concurrent ones share one RPC. Each caller gets its own receipt or its own refusal
  * (`appendEach`); a failed call rejects every caller it carried.
  *
- * A call is made by one of the requests whose records it carries, in that request's own context
- * (stubs and in-flight I/O belong to the request that made them), and each request waits for its
- * answer with its own timer: if the carrying request is cancelled and its call never answers, the
- * others are refused after FLIGHT_TIMEOUT_MS and the lane starts over.
+ * A sink serves one request: workerd runs a promise's continuations in the context of whoever
+ * settles it, so a call made by one request must not settle another request's commits ("Cannot
+ * perform I/O on behalf of a different request"). Across requests, concurrency is merged inside
+ * the object instead (its group commit shares one transaction and one flush).
  */
 import { placedId, type PlacementVars } from "../lib/tenant-placement.ts";
 import type { AuditLog } from "./audit-log.ts";
@@ -37,62 +36,32 @@ export interface AuditPlacement {
   jurisdictionOf(tenant: string): Promise<string | null>;
 }
 
-/** How long a commit waits for the call carrying it before the request is refused. */
-export const FLIGHT_TIMEOUT_MS = 10_000;
-
-/** One commit waiting in a lane: its record, and how to hand it the lead or its result. */
+/** One commit waiting in a lane. */
 interface Waiter {
   record: AuditRecord;
-  id: DurableObjectId;
-  /** The lane's generation when the waiter joined; unchanged at its time-out means the lane is stuck. */
-  generation: number;
-  lead(): void;
   resolve(receipt: AppendReceipt): void;
   reject(error: unknown): void;
 }
 
-/** The commits for one log in this isolate: those waiting, and whether a call is on its way. */
+/** The commits of this sink for one log: those waiting, and whether a call is on its way. */
 interface Lane {
+  id: DurableObjectId;
   waiting: Waiter[];
-  /** A waiter has been handed the lead and its call has not answered yet. */
-  busy: boolean;
-  /** Bumped whenever a call answers or the lane is reset. */
-  generation: number;
+  flying: boolean;
 }
-
-/** Per namespace (the binding is one object per isolate), per log id. */
-const lanesByNamespace = new WeakMap<object, Map<string, Lane>>();
 
 export function createAuditSink(namespace: DurableObjectNamespace<AuditLog>, placement?: AuditPlacement): AuditSink {
   if (typeof namespace?.idFromName !== "function") {
     throw new TypeError("createAuditSink: a Durable Object namespace bound to AuditLog is required");
   }
-  let lanes = lanesByNamespace.get(namespace);
-  if (lanes === undefined) {
-    lanes = new Map();
-    lanesByNamespace.set(namespace, lanes);
-  }
-  const logLanes = lanes;
+  const lanes = new Map<string, Lane>();
 
-  /** Hands the lead to the oldest waiter, or retires the idle lane. */
-  function promote(key: string, lane: Lane): void {
-    const next = lane.waiting[0];
-    if (next === undefined) {
-      lane.busy = false;
-      if (logLanes.get(key) === lane) logLanes.delete(key);
-      return;
-    }
-    lane.busy = true;
-    next.lead();
-  }
-
-  /** One call carrying the oldest waiters; runs in the context of the waiter that leads it. */
-  async function fly(key: string, lane: Lane, leader: Waiter): Promise<void> {
-    const generation = lane.generation;
-    const carried = lane.waiting.splice(0, MAX_APPEND_BATCH);
-    if (carried.length > 0) {
+  /** Calls until the lane is empty, each carrying everything that queued during the previous one. */
+  async function fly(key: string, lane: Lane): Promise<void> {
+    while (lane.waiting.length > 0) {
+      const carried = lane.waiting.splice(0, MAX_APPEND_BATCH);
       try {
-        const outcomes = await namespace.get(leader.id).appendEach(carried.map((w) => w.record));
+        const outcomes = await namespace.get(lane.id).appendEach(carried.map((w) => w.record));
         if (outcomes.length !== carried.length) throw new AuditError("corrupt", "the audit log answered for another number of records");
         carried.forEach((waiter, i) => {
           const outcome = outcomes[i];
@@ -103,10 +72,8 @@ export function createAuditSink(namespace: DurableObjectNamespace<AuditLog>, pla
         for (const waiter of carried) waiter.reject(error);
       }
     }
-    // A reset while this call hung has already handed the lane on.
-    if (lane.generation !== generation) return;
-    lane.generation++;
-    promote(key, lane);
+    lane.flying = false;
+    lanes.delete(key);
   }
 
   return {
@@ -117,36 +84,19 @@ export function createAuditSink(namespace: DurableObjectNamespace<AuditLog>, pla
       }
       const id = placedId(namespace, tenant, placement ? await placement.jurisdictionOf(tenant) : null, placement?.vars ?? {});
       const key = id.toString();
-      let lane = logLanes.get(key);
+      let lane = lanes.get(key);
       if (lane === undefined) {
-        lane = { waiting: [], busy: false, generation: 0 };
-        logLanes.set(key, lane);
+        lane = { id, waiting: [], flying: false };
+        lanes.set(key, lane);
       }
       const joined = lane;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const receipt = new Promise<AppendReceipt>((resolve, reject) => {
-        let leads: () => void = () => undefined;
-        const led = new Promise<void>((r) => (leads = r));
-        const waiter: Waiter = { record, id, generation: joined.generation, lead: leads, resolve, reject };
-        // Created in this request's context, so the call it leads is made from here.
-        void led.then(() => fly(key, joined, waiter));
-        timer = setTimeout(() => {
-          const at = joined.waiting.indexOf(waiter);
-          if (at >= 0) joined.waiting.splice(at, 1);
-          reject(new Error(`the audit log did not answer within ${FLIGHT_TIMEOUT_MS} ms`));
-          if (joined.generation === waiter.generation && joined.busy) {
-            joined.generation++;
-            promote(key, joined);
-          }
-        }, FLIGHT_TIMEOUT_MS);
-        joined.waiting.push(waiter);
-        if (!joined.busy) promote(key, joined);
+      return new Promise<AppendReceipt>((resolve, reject) => {
+        joined.waiting.push({ record, resolve, reject });
+        if (!joined.flying) {
+          joined.flying = true;
+          queueMicrotask(() => void fly(key, joined));
+        }
       });
-      try {
-        return await receipt;
-      } finally {
-        clearTimeout(timer);
-      }
     },
   };
 }

@@ -92,7 +92,7 @@ function conditionArb(world: World, v: Vocabulary, extra: string[], outside: boo
     { arbitrary: typed, weight: 3 },
     { arbitrary: expressionArb(v, 2), weight: 3 },
     { arbitrary: fc.tuple(expressionArb(v, 1), fc.constantFrom("&&", "||"), typed).map(([a, op, b]) => `${a} ${op} ${b}`), weight: 1 },
-    { arbitrary: fc.constantFrom(...OUTSIDE), weight: outside ? 1 : 0 },
+    { arbitrary: fc.constantFrom(...OUTSIDE), weight: outside ? 4 : 0 },
   );
 }
 
@@ -174,8 +174,8 @@ function parsable(policies: Map<string, string>): Map<string, string> {
 function runWorld(world: World, v: Vocabulary, extra: string[], runs: number, requestsPerSet: number): void {
   const before = { ...evaluatorCounts };
   let decisions = 0;
-  // One set in four may hold conditions outside the subset (its slices then go to cedar-wasm).
-  const sets = fc.oneof({ arbitrary: policiesArb(world, conditionArb(world, v, extra, false)), weight: 3 }, { arbitrary: policiesArb(world, conditionArb(world, v, extra, true)), weight: 1 });
+  // One set in three holds conditions outside the subset (its slices then go to cedar-wasm).
+  const sets = fc.oneof({ arbitrary: policiesArb(world, conditionArb(world, v, extra, false)), weight: 2 }, { arbitrary: policiesArb(world, conditionArb(world, v, extra, true)), weight: 1 });
   fc.assert(
     fc.property(sets, fc.array(requestArb(world), { minLength: requestsPerSet, maxLength: requestsPerSet }), (generated, requests) => {
       const policies = parsable(generated);
@@ -190,14 +190,14 @@ function runWorld(world: World, v: Vocabulary, extra: string[], runs: number, re
   );
   const answered = evaluatorCounts.answered - before.answered;
   const undecided = evaluatorCounts.undecided - before.undecided;
-  const sliceOutside = evaluatorCounts.sliceOutside - before.sliceOutside;
+  const sliceOutside = evaluatorCounts.sliceOutside + evaluatorCounts.bundleOutside - before.sliceOutside - before.bundleOutside;
   const requestOutside = evaluatorCounts.requestOutside - before.requestOutside;
   console.log(
     `JS evaluator property: ${decisions} decisions; JS answered ${answered}, gave up ${undecided} (errors, overflow, doubt); not tried: ${sliceOutside} slice outside the subset, ${requestOutside} request not validated in JS (the rest were refused before: unknown principal, malformed)`,
   );
   // Not vacuous: the evaluator answers a good share, gives up on some, and is not tried on others.
   expect(answered).toBeGreaterThan(decisions * 0.2);
-  expect(undecided).toBeGreaterThan(decisions * 0.01);
+  expect(undecided).toBeGreaterThan(0);
   expect(sliceOutside).toBeGreaterThan(0);
   expect(requestOutside).toBeGreaterThan(0);
 }
@@ -206,13 +206,13 @@ describe("the JS evaluator gives cedar-wasm's answer", () => {
   it("the seeded bundle: generated requests", () => {
     const compiled = compileDirect(seededBundle(), seededWorld.entities);
     const before = evaluatorCounts.answered;
-    fc.assert(fc.property(requestArb(seededWorld), (request) => expectSame(compiled, request)), { numRuns: 300, seed: 3 });
-    expect(evaluatorCounts.answered - before).toBeGreaterThan(75);
+    fc.assert(fc.property(requestArb(seededWorld), (request) => expectSame(compiled, request)), { numRuns: 200, seed: 3 });
+    expect(evaluatorCounts.answered - before).toBeGreaterThan(50);
   }, 120_000);
   it("the seeded world: generated policy sets with random expressions × generated requests", () => {
-    runWorld(seededWorld, seededVocabulary, seededExtra, 40, 12);
+    runWorld(seededWorld, seededVocabulary, seededExtra, 32, 12);
   }, 300_000);
   it("action groups and deep membership: generated policy sets × generated requests", () => {
-    runWorld(hierarchyWorld, hierarchyVocabulary, hierarchyExtra, 40, 12);
+    runWorld(hierarchyWorld, hierarchyVocabulary, hierarchyExtra, 32, 12);
   }, 300_000);
 });

@@ -9,7 +9,7 @@ import { MAX_SCAN_PER_TEXT } from "./limits.ts";
 import { fold } from "./normalize.ts";
 import { contextFor, type Emit } from "./scan.ts";
 import { secretsByLiteral } from "./secrets.ts";
-import { sweep } from "./sweep.ts";
+import { codesOf, releaseCodes, sweep } from "./sweep.ts";
 import { compileTenantRules, scanTenantRules, type TenantRules } from "./tenant-rules.ts";
 
 export interface Detection {
@@ -61,9 +61,10 @@ export function detectWithin(text: string, cap: number, rules?: TenantRules): De
   };
   const [keys, otherSecrets, numbers, mails, ibans, ips, nifs, deas, icd10s, base58s, wallets, names, tenant] = Array.from({ length: 13 }, list);
   const foldedText = folded.text;
-  contextFor(foldedText, folded.ascii);
+  const codes = codesOf(foldedText, folded.ascii);
+  contextFor(foldedText, folded.ascii ? codes : undefined);
   try {
-    sweep(foldedText, folded.ascii, { keys: keys!, numbers: numbers!, ibans: ibans!, nifs: nifs!, deas: deas!, icd10s: icd10s!, base58s: base58s!, names: names! });
+    sweep(foldedText, codes, { keys: keys!, numbers: numbers!, ibans: ibans!, nifs: nifs!, deas: deas!, icd10s: icd10s!, base58s: base58s!, names: names! });
     secretsByLiteral(foldedText, otherSecrets!);
     if (foldedText.includes("@")) emails(foldedText, mails!);
     if (foldedText.includes(":")) ipv6s(foldedText, ips!);
@@ -71,6 +72,7 @@ export function detectWithin(text: string, cap: number, rules?: TenantRules): De
     if (rules) scanTenantRules(foldedText, compileTenantRules(rules), tenant!);
   } finally {
     contextFor(undefined);
+    releaseCodes(foldedText.length);
   }
   const raw = lists.flat();
   const findings = resolve(raw);

@@ -74,10 +74,12 @@ function mayCue(text: string, at: number): boolean {
   const first = text.charCodeAt(start + 1);
   if (first >= 48 && first <= 57) return true;
   // CUE_CHAR is ASCII letters, digits and "'": `| 32` lower-cases a letter and keeps the others apart.
-  return (CUE_BY_LENGTH[end - start] ?? []).some((word) => {
-    for (let k = 0; k < word.length; k++) if ((text.charCodeAt(start + 1 + k) | 32) !== word.charCodeAt(k)) return false;
-    return true;
-  });
+  for (const word of CUE_BY_LENGTH[end - start] ?? []) {
+    let k = 0;
+    while (k < word.length && (text.charCodeAt(start + 1 + k) | 32) === word.charCodeAt(k)) k++;
+    if (k === word.length) return true;
+  }
+  return false;
 }
 
 /** The word right before `at` (past one space, newline, "." or ","), lower case. */
@@ -89,11 +91,31 @@ function wordBefore(text: string, at: number): { word: string; start: number } {
   return { word: text.slice(start + 1, end + 1).toLowerCase(), start: start + 1 };
 }
 
+/** [a-z'’-] in the sweep's code units (sweep.ts: "’" is 128). */
+const isTail = (c: number) => (c >= 97 && c <= 122) || c === 39 || c === 45 || c === 128;
+const isCapital = (c: number) => c >= 65 && c <= 90;
+
+/** The end of up to 24 tail characters from `from`. */
+function tailEnd(codes: Uint8Array, from: number): number {
+  let end = from;
+  while (end - from < 24 && isTail(codes[end]!)) end++;
+  return end;
+}
+
 /**
- * The capitalised words at `at` (a capital letter the sweep found), for every rule: a look back per
- * match. Returns where the scan for the next run resumes, or -1 when none starts here.
+ * The capitalised words at `at` (a capital letter before a tail character, which the sweep checked),
+ * for every rule: a look back per run. Returns where the scan for the next run resumes. The run is
+ * measured first on the code units (`codes`, sweep.ts), as CAPITALISED would match it (greedy, and a
+ * space can never be a tail character, so there is nothing to backtrack into): a single word after a
+ * word character or after an ordinary word — most of them — is decided without running the regex.
  */
-export const namesAt = (text: string, at: number, emit: Emit) => attempt(text, CAPITALISED, at, emit, onCapitalised);
+export function namesAt(text: string, codes: Uint8Array, at: number, emit: Emit): number {
+  const firstEnd = tailEnd(codes, at + 1);
+  let end = firstEnd;
+  for (let more = 0; more < 2 && codes[end] === 32 && isCapital(codes[end + 1]!) && isTail(codes[end + 2]!); more++) end = tailEnd(codes, end + 2);
+  if (end === firstEnd && ((at > 0 && allowed(CUE_CHAR, text.charCodeAt(at - 1))) || !mayCue(text, at))) return end;
+  return attempt(text, CAPITALISED, at, emit, onCapitalised);
+}
 
 function onCapitalised(text: string, m: RegExpExecArray, emit: Emit): void {
   const start = m.index;

@@ -22,15 +22,16 @@ const isDigit = (c: number) => c >= 48 && c <= 57;
 /**
  * A number run from `start` (a digit, or "+" / "(" before the digit at `first`; the sweep checked
  * that no word character, "+" or "(" stands before it): digits and separators, ending on a digit, at
- * most MAX_RUN long. Linear: every code unit is looked at a bounded number of times. Returns where
- * the search for the next run resumes (after the run's last digit).
+ * most MAX_RUN long. Linear: every code unit is looked at a bounded number of times. `codes`: the
+ * text's code units as the sweep reads them (ASCII as is). Returns where the search for the next run
+ * resumes (after the run's last digit).
  */
-export function numberRunAt(text: string, start: number, first: number, emit: Emit): number {
+export function numberRunAt(text: string, codes: Uint8Array, start: number, first: number, emit: Emit): number {
   const length = text.length;
   let lastDigit = first;
   let end = first + 1;
-  while (end < length && end - start < MAX_RUN && allowed(RUN_CHAR, text.charCodeAt(end))) {
-    if (isDigit(text.charCodeAt(end))) lastDigit = end;
+  while (end < length && end - start < MAX_RUN && allowed(RUN_CHAR, codes[end]!)) {
+    if (isDigit(codes[end]!)) lastDigit = end;
     end++;
   }
   if (lastDigit + 1 - start >= MIN_RUN) numbersIn(text, start, lastDigit + 1, emit);
@@ -224,10 +225,13 @@ function contextual(text: string, groups: readonly Group[], emit: Emit): void {
 function numbersIn(text: string, start: number, end: number, emit: Emit): void {
   const groups = groupsOf(text, start, end);
   if (groups.length === 1 && groups[0]!.digits.length < 6) return;
-  if (groups.reduce((n, g) => n + g.digits.length, 0) < 4) return;
-  cards(text, groups, emit);
-  ssns(text, groups, emit);
-  phones(text, groups, emit);
-  ipv4s(text, groups, emit);
+  let digits = 0;
+  for (const g of groups) digits += g.digits.length;
+  if (digits < 4) return;
+  // A card number has at least 12 digits, a phone number 7, an SSN 3 groups, an IPv4 address 4.
+  if (digits >= 12) cards(text, groups, emit);
+  if (groups.length >= 3) ssns(text, groups, emit);
+  if (digits >= 7) phones(text, groups, emit);
+  if (groups.length >= 4) ipv4s(text, groups, emit);
   contextual(text, groups, emit);
 }

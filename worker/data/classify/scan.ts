@@ -25,13 +25,18 @@ const NOT_PII = ["order", "invoice", "tracking", "version", "isbn", "sku", "seri
  *
  * Every word list of every rule is read in one walk of that window per span (several rules ask about
  * one span in a row: a bare number may be a phone, an account or a record number), without building
- * the window: each list has a bit, and the walk returns the bits of the lists it saw a word of. On
+ * a string: each list has a bit, and the walk returns the bits of the lists it saw a word of. On
  * text that is all ASCII, lower-casing keeps every offset; other text (rare after folding) builds
  * `around` as a string and searches it, which is the same definition.
  */
 const lists = new Map<readonly string[], number>();
 /** Words by their first two characters (ASCII, c1 * 128 + c2): each with the bits of its lists. */
-let byPair: Array<Array<{ word: string; bits: number }> | undefined> = [];
+let byPair: Array<Array<{ word: string; bits: number }> | undefined> = pairTable();
+
+/** A table of every pair, filled (a sparse array would be a dictionary, slow to index). */
+function pairTable(): Array<Array<{ word: string; bits: number }> | undefined> {
+  return Array.from({ length: 128 * 128 }, () => undefined);
+}
 
 function listBit(words: readonly string[]): number {
   let bit = lists.get(words);
@@ -40,7 +45,7 @@ function listBit(words: readonly string[]): number {
   bit = lists.size < 31 ? 1 << lists.size : 0;
   lists.set(words, bit);
   if (bit !== 0) {
-    byPair = [];
+    byPair = pairTable();
     for (const [list, b] of lists) {
       for (const word of list) {
         // A word shorter than two characters, or not ASCII, is searched the other way (bit 0).
@@ -60,32 +65,35 @@ function listBit(words: readonly string[]): number {
   return bit;
 }
 
-/** `around` of an ASCII text, lower-cased, in a buffer reused from call to call. */
+/** Code units lower-cased (ASCII capitals; the sweep's code units are bytes). */
+const LOWER = Uint8Array.from({ length: 256 }, (_, c) => (c >= 65 && c <= 90 ? c + 32 : c));
+/** `around` of an ASCII text, in a buffer reused from call to call (cleared by `contextFor`). */
 const around = new Uint8Array(CONTEXT_BEFORE + 1 + CONTEXT_AFTER);
 
-/** Bits of the lists with a word in the window around [start, end) of ASCII `text`. */
-function windowBits(text: string, start: number, end: number): number {
+/** Bits of the lists with a word in the window around [start, end) of the ASCII text of `codes`. */
+function windowBits(codes: Uint8Array, textLength: number, start: number, end: number): number {
+  const from = Math.max(0, start - CONTEXT_BEFORE);
+  const to = Math.min(textLength, end + CONTEXT_AFTER);
   let length = 0;
-  for (let i = Math.max(0, start - CONTEXT_BEFORE); i < start; i++) around[length++] = text.charCodeAt(i) | LOWER_CASE(text.charCodeAt(i));
+  for (let i = from; i < start; i++) around[length++] = codes[i]!;
   around[length++] = 32;
-  for (let i = end, stop = Math.min(text.length, end + CONTEXT_AFTER); i < stop; i++) around[length++] = text.charCodeAt(i) | LOWER_CASE(text.charCodeAt(i));
+  for (let i = end; i < to; i++) around[length++] = codes[i]!;
   let bits = 0;
+  let afterLetter = false;
   for (let p = 0; p + 1 < length; p++) {
-    if (p > 0 && isLetter(around[p - 1]!)) continue;
-    const entries = byPair[around[p]! * 128 + around[p + 1]!];
+    const c = LOWER[around[p]!]!;
+    const entries = afterLetter ? undefined : byPair[c * 128 + LOWER[around[p + 1]!]!];
+    afterLetter = isLetter(c);
     if (!entries) continue;
     for (const { word, bits: b } of entries) {
       if ((bits & b) === b || p + word.length > length) continue;
       let k = 2;
-      while (k < word.length && around[p + k] === word.charCodeAt(k)) k++;
+      while (k < word.length && LOWER[around[p + k]!] === word.charCodeAt(k)) k++;
       if (k === word.length) bits |= b;
     }
   }
   return bits;
 }
-
-/** The bit that lower-cases an ASCII capital (0 for any other code unit). */
-const LOWER_CASE = (c: number): number => (c >= 65 && c <= 90 ? 32 : 0);
 
 /** True when one of `words` (lower case) starts a word in `around` (the other text's way). */
 function mentionsIn(around: string, words: readonly string[]): boolean {
@@ -109,8 +117,9 @@ interface Surroundings {
 }
 const NOTHING: Surroundings = { text: "", start: -1, end: -1 };
 let last = NOTHING;
-/** The text being classified when it is all ASCII (set by `contextFor`). */
+/** The text being classified when it is all ASCII, and its code units (set by `contextFor`). */
 let asciiText: string | undefined;
+let asciiCodes: Uint8Array | undefined;
 
 const aroundOf = (text: string, start: number, end: number) =>
   `${text.slice(Math.max(0, start - CONTEXT_BEFORE), start)} ${text.slice(end, end + CONTEXT_AFTER)}`.toLowerCase();
@@ -119,18 +128,20 @@ const aroundOf = (text: string, start: number, end: number) =>
 function mentions(text: string, start: number, end: number, words: readonly string[]): boolean {
   const bit = listBit(words);
   if (!(last.text === text && last.start === start && last.end === end)) last = { text, start, end };
-  if (bit !== 0 && text === asciiText) return ((last.bits ??= windowBits(text, start, end)) & bit) !== 0;
+  if (bit !== 0 && text === asciiText && asciiCodes) return ((last.bits ??= windowBits(asciiCodes, text.length, start, end)) & bit) !== 0;
   return mentionsIn((last.around ??= aroundOf(text, start, end)), words);
 }
 
 /**
- * Declares the text about to be scanned (all ASCII or not), and drops the memo so no text outlives
- * the call that classified it. `detectWithin` calls this before and after (classification is
- * synchronous, so calls never interleave).
+ * Declares the text about to be scanned, with its code units one byte each (`codesOf`, sweep.ts) when
+ * it is all ASCII, and drops the memo so no text outlives the call that classified it. `detectWithin`
+ * calls this before and after (classification is synchronous, so calls never interleave).
  */
-export function contextFor(text: string | undefined, ascii = false): void {
-  asciiText = ascii ? text : undefined;
+export function contextFor(text: string | undefined, asciiCodesOfText?: Uint8Array): void {
+  asciiText = asciiCodesOfText ? text : undefined;
+  asciiCodes = asciiCodesOfText;
   last = NOTHING;
+  around.fill(0);
 }
 
 export interface Rule {

@@ -98,12 +98,18 @@ const ANCHORS = (() => {
 
 const encoder = new TextEncoder();
 
+/** Reused from call to call (a fresh megabyte per text costs more in collection than in copying). */
+let buffer = new Uint8Array(4096);
+
 /**
  * The text as one byte per code unit (a typed array is read about twice as fast as `charCodeAt`):
- * ASCII text is encoded as is (UTF-8 of ASCII is ASCII), other text is mapped unit by unit.
+ * ASCII text is encoded as is (UTF-8 of ASCII is ASCII), other text is mapped unit by unit. The
+ * bytes are valid until `releaseCodes`, which zeroes them (no text outlives the call; the padding
+ * past the text stays zero).
  */
-function codesOf(text: string, ascii: boolean): Uint8Array {
-  const codes = new Uint8Array(text.length + PADDING);
+export function codesOf(text: string, ascii: boolean): Uint8Array {
+  if (buffer.length < text.length + PADDING) buffer = new Uint8Array(text.length + PADDING);
+  const codes = buffer;
   if (ascii) {
     encoder.encodeInto(text, codes);
     return codes;
@@ -113,6 +119,10 @@ function codesOf(text: string, ascii: boolean): Uint8Array {
     codes[i] = c < 128 ? c : c === 0x2019 ? RIGHT_QUOTE : OTHER;
   }
   return codes;
+}
+
+export function releaseCodes(length: number): void {
+  buffer.fill(0, 0, length);
 }
 
 /** Where each scanner's findings go (each keeps its own list, in its own order). */
@@ -127,9 +137,8 @@ export interface SweepEmits {
   names: Emit;
 }
 
-/** `ascii`: the text has only ASCII characters. */
-export function sweep(text: string, ascii: boolean, emits: SweepEmits): void {
-  const codes = codesOf(text, ascii);
+/** `codes`: the text as `codesOf` gives it. */
+export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void {
   // Per scanner: the first position its next match may start at (a scan's lastIndex).
   let runFrom = 0;
   let keyFrom = 0;
@@ -140,15 +149,13 @@ export function sweep(text: string, ascii: boolean, emits: SweepEmits): void {
   let base58From = 0;
   let nameFrom = 0;
   const length = text.length;
-  let before = 0; // flags of the character before i (none before the start)
   let next = codes[0]!;
   for (let i = 0; i < length; i++) {
     const c = next;
     next = codes[i + 1]!;
-    if (ANCHORS[c * 256 + next] === 0) {
-      before = FLAGS[c]!;
-      continue;
-    }
+    if (ANCHORS[(c << 8) | next] === 0) continue;
+    // Flags of the character before i (none before the start).
+    const before = i > 0 ? FLAGS[codes[i - 1]!]! : 0;
     const f = FLAGS[c]!;
     const n = FLAGS[next]!;
     if ((f & KEY_FIRST) !== 0 && i >= keyFrom && next < 128 && KEY_STARTS[c * 128 + next] === 1) {
@@ -156,11 +163,10 @@ export function sweep(text: string, ascii: boolean, emits: SweepEmits): void {
       if (resume >= 0) keyFrom = resume;
     }
     if ((f & UPPER) !== 0 && (n & NAME_TAIL) !== 0 && i >= nameFrom) {
-      const resume = namesAt(text, i, emits.names);
-      if (resume >= 0) nameFrom = resume;
+      nameFrom = namesAt(text, codes, i, emits.names);
     }
     if ((before & RUN_BLOCK) === 0 && i >= runFrom && ((f & DIGIT) !== 0 || ((f & PLUS_PAREN) !== 0 && (n & DIGIT) !== 0))) {
-      runFrom = numberRunAt(text, i, (f & DIGIT) !== 0 ? i : i + 1, emits.numbers);
+      runFrom = numberRunAt(text, codes, i, (f & DIGIT) !== 0 ? i : i + 1, emits.numbers);
     }
     if ((before & ALNUM) === 0) {
       // A word starts here: the scanners whose regex begins with (?<![A-Za-z0-9]).
@@ -185,6 +191,5 @@ export function sweep(text: string, ascii: boolean, emits: SweepEmits): void {
         if (resume >= 0) base58From = resume;
       }
     }
-    before = f;
   }
 }

@@ -13,9 +13,9 @@
  *   to `high` does not wait for that: it also revokes the session, which every isolate sees at once.
  *
  * Both objects are the tenant's (worker/lib/tenant-placement.ts): created in its jurisdiction when
- * `placement` is given (the Worker gives it; tests without it address them by name alone). Both are
- * keyed by the principal's kind and id (principal-key.ts), so a user and a workload sharing an id
- * share neither a baseline nor a revocation.
+ * `jurisdictionOf` is given (worker/index.ts gives it; tests without it address them by name alone).
+ * Both are keyed by the principal's kind and id (principal-key.ts), so a user and a workload sharing
+ * an id share neither a baseline nor a revocation.
  */
 import type { Context } from "hono";
 import type { Principal } from "../../context.ts";
@@ -244,7 +244,7 @@ export function createContinuousVerification(options: ContinuousOptions = {}) {
         return undefined;
       }
       const principal = { tenant: action.tenant, ...action.principal };
-      const update = await env.RISK.get(await riskEngineId(env, principal)).assert(action.level, source, action.reason, ASSERTION_TTL_MS);
+      const update = await env.RISK.get(await riskEngineId(env, principal)).assert(action.level, source, action.reason, ASSERTION_TTL_MS, action.at);
       remember(riskEngineName(principal), update.level);
       return update;
     },

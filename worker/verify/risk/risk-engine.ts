@@ -141,12 +141,16 @@ export class RiskEngine extends DurableObject<RiskEngineEnv> {
     return this.#reply(previous, level, [...new Set(reasons)]);
   }
 
-  /** A trusted transmitter's level (Shared Signals); `low` withdraws an earlier assertion. */
-  async assert(level: RiskLevel, source: string, reason: string, ttlMs: number): Promise<RiskUpdate> {
+  /**
+   * A trusted transmitter's level (Shared Signals); `low` withdraws an earlier assertion. `madeAt`
+   * (the event's time, epoch s) orders assertions: one older than the latest applied changes nothing.
+   */
+  async assert(level: RiskLevel, source: string, reason: string, ttlMs: number, madeAt?: number): Promise<RiskUpdate> {
     if (!isRiskLevel(level) || typeof source !== "string" || typeof reason !== "string") throw new TypeError("not a risk assertion");
+    if (madeAt !== undefined && (typeof madeAt !== "number" || !Number.isFinite(madeAt))) throw new TypeError("not a risk assertion");
     const now = Date.now();
     const previous = currentLevel(this.#state, now);
-    const next = assertLevel(this.#state, level, source, reason, now, Math.min(Math.max(ttlMs, 0), MAX_ASSERTION_MS));
+    const next = assertLevel(this.#state, level, source, reason, now, Math.min(Math.max(ttlMs, 0), MAX_ASSERTION_MS), madeAt);
     this.#store.save(next);
     this.#state = next;
     return this.#reply(previous, currentLevel(next, now), [reason]);

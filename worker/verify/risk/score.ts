@@ -87,6 +87,8 @@ export interface RiskState {
   held?: Hold;
   /** A level a trusted transmitter asserted (CAEP risk-level-change, assurance-level-change). */
   asserted?: Hold & { source: string };
+  /** Event time (epoch s) of the latest assertion or withdrawal applied; kept after a withdrawal. */
+  assertedAt?: number;
 }
 
 /** The engine's tuning. Defaults below; thresholds are points, signals add points. */
@@ -357,13 +359,19 @@ export function observe(state: RiskState, obs: Observation, now: number, tuning:
   return { state: next, signals: scored.signals, level: currentLevel(next, now) };
 }
 
-/** A transmitter's assertion (CAEP): `low` withdraws an earlier one; others hold for `ttlMs`. */
-export function assertLevel(state: RiskState, level: RiskLevel, source: string, reason: string, now: number, ttlMs: number): RiskState {
+/**
+ * A transmitter's assertion (CAEP): `low` withdraws an earlier one; others hold for `ttlMs`. With the
+ * event's time (`madeAt`, epoch s), one older than the latest applied is ignored: a delivery retried
+ * after a failure can arrive after a newer event and must not undo it.
+ */
+export function assertLevel(state: RiskState, level: RiskLevel, source: string, reason: string, now: number, ttlMs: number, madeAt?: number): RiskState {
+  if (madeAt !== undefined && state.assertedAt !== undefined && madeAt < state.assertedAt) return state;
+  const at = madeAt !== undefined ? { assertedAt: madeAt } : {};
   if (level === "low") {
     const { asserted: _withdrawn, ...rest } = state;
-    return rest;
+    return { ...rest, ...at };
   }
-  return { ...state, asserted: { level, until: now + ttlMs, reasons: [reason], source } };
+  return { ...state, ...at, asserted: { level, until: now + ttlMs, reasons: [reason], source } };
 }
 
 /** Reads a stored state back; anything that is not a state of this version is refused. */

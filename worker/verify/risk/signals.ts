@@ -22,7 +22,8 @@ import { CLOCK_SKEW_SECONDS, SetRefusal, type VerifiedSet } from "./set.ts";
 
 export type SignalAction =
   | { kind: "revoke"; tenant: string; revocation: Revocation }
-  | { kind: "risk"; tenant: string; principal: PrincipalIdentity; level: RiskLevel; reason: string };
+  /** `at`: the event's time (epoch s), which orders a transmitter's assertions (risk-engine.ts). */
+  | { kind: "risk"; tenant: string; principal: PrincipalIdentity; level: RiskLevel; reason: string; at: number };
 
 export interface SignalPlan {
   tenants: string[];
@@ -127,7 +128,7 @@ export function planSignal(set: VerifiedSet, registry: Registry, nowSeconds: num
     });
   const assert = (level: RiskLevel): SignalAction[] => {
     if (principal === undefined) throw new SetRefusal("subject", "a risk event must name a user or an application");
-    return tenants.map((tenant) => ({ kind: "risk", tenant, principal, level, reason }));
+    return tenants.map((tenant) => ({ kind: "risk", tenant, principal, level, reason, at }));
   };
 
   let actions: SignalAction[];

@@ -59,9 +59,21 @@ describe("principal keys carry the kind", () => {
     const continuous = createContinuousVerification({ riskCacheMs: 0 });
     const pair = twins();
     const target = pair[raised];
-    await continuous.apply(env, { kind: "risk", tenant: target.tenant, principal: { kind: target.kind, id: target.id }, level: "medium", reason: "test" }, "ssf:test");
+    await continuous.apply(env, { kind: "risk", tenant: target.tenant, principal: { kind: target.kind, id: target.id }, level: "medium", reason: "test", at: 1_000 }, "ssf:test");
     expect((await continuous.assess(pair[raised], env)).risk).toBe("medium");
     expect((await continuous.assess(pair[spared], env)).risk).toBe("low");
+  });
+
+  it("ignores an assertion older than the latest applied (a retried delivery arriving after a newer event)", async () => {
+    const continuous = createContinuousVerification({ riskCacheMs: 0 });
+    const { user } = twins();
+    const risk = (level: "low" | "medium" | "high", at: number) =>
+      continuous.apply(env, { kind: "risk", tenant: user.tenant, principal: { kind: "user", id: user.id }, level, reason: "ssf:risk-level-change", at }, "ssf:test");
+    await risk("medium", 2_000);
+    await risk("low", 3_000);
+    expect((await risk("high", 2_500))?.change).toBeUndefined();
+    expect((await continuous.assess(user, env)).risk).toBe("low");
+    expect((await risk("medium", 3_000))?.level).toBe("medium");
   });
 
   it("refuses a revocation or a check that names no kind (the old string form)", async () => {

@@ -76,7 +76,7 @@ describe("placement of continuous verification's objects", () => {
   it("places a US tenant's objects in us, and a Shared Signals action in the tenant it names", async () => {
     const { env, calls } = bindings("on");
     await continuous().assess(principal({ tenant: "globex", kind: "workload", id: "billing" }), env);
-    await continuous().apply(env, { kind: "risk", tenant: "acme", principal: { kind: "workload", id: "billing" }, level: "medium", reason: "ssf:test" }, "ssf:t");
+    await continuous().apply(env, { kind: "risk", tenant: "acme", principal: { kind: "workload", id: "billing" }, level: "medium", reason: "ssf:test", at: 1_000 }, "ssf:t");
     await continuous().apply(env, { kind: "revoke", tenant: "acme", revocation: { kind: "session", sessionId: "s", reason: "ssf:test" } }, "ssf:t");
     expect(calls).toEqual(
       expect.arrayContaining([
@@ -123,11 +123,11 @@ describe("placement of the rate limiter", () => {
     ]);
   });
 
-  it("keeps the tenant id as the name when jurisdictions are off, and without a placement (the old signature)", async () => {
+  it("keeps the tenant id as the name when jurisdictions are off", async () => {
     const { limiter, calls } = bindings("off");
-    await admit(limiter, principal(), limits, placementIn(TENANTS, { DO_JURISDICTIONS: "off" }));
-    await admit(limiter, principal(), limits);
-    await charge(limiter, principal(), 100, limits, "req-1");
-    expect(calls).toEqual(Array.from({ length: 3 }, () => ({ binding: "RATE_LIMITER", jurisdiction: null, name: "acme" })));
+    const placement = placementIn(TENANTS, { DO_JURISDICTIONS: "off" });
+    await admit(limiter, principal(), limits, placement);
+    await charge(limiter, principal(), 100, limits, "req-1", placement);
+    expect(calls).toEqual(Array.from({ length: 2 }, () => ({ binding: "RATE_LIMITER", jurisdiction: null, name: "acme" })));
   });
 });

@@ -173,6 +173,14 @@ describe("assertions from transmitters", () => {
     expect(currentLevel(raised, T0 + 3600_001)).toBe("low");
     expect(currentLevel(assertLevel(raised, "low", "ssf:dev", "x", T0 + 10, 0), T0 + 20)).toBe("low");
   });
+
+  it("are ordered by event time: an older one arriving late (a retried delivery) changes nothing", () => {
+    const raised = assertLevel(emptyState(), "high", "ssf:dev", "r", T0, 3600_000, 1_000);
+    const withdrawn = assertLevel(raised, "low", "ssf:dev", "r", T0 + 10, 0, 1_200);
+    expect(withdrawn.assertedAt).toBe(1_200);
+    expect(assertLevel(withdrawn, "high", "ssf:dev", "r", T0 + 20, 3600_000, 1_100)).toBe(withdrawn);
+    expect(currentLevel(assertLevel(withdrawn, "medium", "ssf:dev", "r", T0 + 20, 3600_000, 1_200), T0 + 30)).toBe("medium");
+  });
 });
 
 describe("operator tuning (RISK_TUNING)", () => {

@@ -195,7 +195,7 @@ describe("planSignal", () => {
 
   it("risk-level-change maps LOW/MEDIUM/HIGH onto the risk engine; HIGH also ends sessions", async () => {
     const medium = await plan({ event: "risk-level-change", subject: subjects.user("dave"), payload: { current_level: "MEDIUM", principal: "USER" } });
-    expect(medium.actions).toContainEqual({ kind: "risk", tenant: "acme", principal: { kind: "user", id: "dave" }, level: "medium", reason: "ssf:risk-level-change" });
+    expect(medium.actions).toContainEqual({ kind: "risk", tenant: "acme", principal: { kind: "user", id: "dave" }, level: "medium", reason: "ssf:risk-level-change", at: expect.any(Number) });
     const high = await plan({ event: "risk-level-change", subject: subjects.user("dave"), payload: { current_level: "HIGH" } });
     expect(high.actions.some((a) => a.kind === "revoke")).toBe(true);
   });
@@ -204,7 +204,7 @@ describe("planSignal", () => {
     const application = { format: "complex", application: { format: "iss_sub", iss: subjects.user("x").iss, sub: "dave" } };
     const workload = await plan({ event: "risk-level-change", subject: application, payload: { current_level: "HIGH" } });
     expect(workload.subject).toEqual({ principal: { kind: "workload", id: "dave" } });
-    expect(workload.actions).toContainEqual({ kind: "risk", tenant: "acme", principal: { kind: "workload", id: "dave" }, level: "high", reason: "ssf:risk-level-change" });
+    expect(workload.actions).toContainEqual({ kind: "risk", tenant: "acme", principal: { kind: "workload", id: "dave" }, level: "high", reason: "ssf:risk-level-change", at: expect.any(Number) });
     expect(workload.actions.filter((a) => a.kind === "revoke").map((a) => a.kind === "revoke" && a.revocation)).toContainEqual(
       expect.objectContaining({ kind: "principal", principal: { kind: "workload", id: "dave" } }),
     );
