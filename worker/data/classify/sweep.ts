@@ -73,28 +73,39 @@ const FLAGS = (() => {
   return flags;
 })();
 
-/**
- * Pairs of code units (c * 256 + next) where some scanner may start at c: a digit; a capital before a
- * letter, "'", "-", "’" or a digit (names, IBANs, DEA numbers, ICD-10 codes); "+", "(" or a NIE letter
- * before a digit; the first two characters of a key prefix. Deciding on the pair keeps most letters
- * out of the checks below (a branch taken at random on common letters costs more than the test).
- */
-const ANCHORS = (() => {
-  const anchors = new Uint8Array(256 * 256);
-  for (let c = 0; c < 256; c++) {
-    const f = FLAGS[c]!;
-    for (let next = 0; next < 256; next++) {
-      const n = FLAGS[next]!;
-      const anchor =
-        (f & DIGIT) !== 0 ||
-        ((f & UPPER) !== 0 && (n & (NAME_TAIL | UPPER | DIGIT)) !== 0) ||
-        ((f & (PLUS_PAREN | NIE_LETTER)) !== 0 && (n & DIGIT) !== 0) ||
-        (c < 128 && next < 128 && KEY_STARTS[c * 128 + next] === 1);
-      if (anchor) anchors[c * 256 + next] = 1;
-    }
+/** A table over pairs of code units (first * 256 + second): 1 where `holds` of them and their flags. */
+function pairTable(holds: (first: number, second: number, f1: number, f2: number) => boolean): Uint8Array {
+  const table = new Uint8Array(256 * 256);
+  for (let first = 0; first < 256; first++) {
+    for (let second = 0; second < 256; second++) if (holds(first, second, FLAGS[first]!, FLAGS[second]!)) table[first * 256 + second] = 1;
   }
-  return anchors;
-})();
+  return table;
+}
+
+/**
+ * Pairs (c * 256 + next) where some scanner may start at c: a digit; a capital before a letter, "'",
+ * "-", "’" or a digit (names, IBANs, DEA numbers, ICD-10 codes); "+", "(" or a NIE letter before a
+ * digit; the first two characters of a key prefix. Deciding on the pair keeps most letters out of the
+ * checks below (a branch taken at random on common letters costs more than the test).
+ */
+const ANCHORS = pairTable(
+  (c, next, f, n) =>
+    (f & DIGIT) !== 0 ||
+    ((f & UPPER) !== 0 && (n & (NAME_TAIL | UPPER | DIGIT)) !== 0) ||
+    ((f & (PLUS_PAREN | NIE_LETTER)) !== 0 && (n & DIGIT) !== 0) ||
+    (c < 128 && next < 128 && KEY_STARTS[c * 128 + next] === 1),
+);
+
+/**
+ * Pairs (before * 256 + c) where some scanner may start at c given the character before it: a capital
+ * or a key prefix's first character anywhere; a digit or a NIE letter not after a letter or digit (a
+ * number run, NIF, Base58); "+" or "(" not after a word character, "+" or "(". Most digits stand
+ * inside a number and are passed over here.
+ */
+const STARTS = pairTable(
+  (_before, _c, b, f) =>
+    (f & (UPPER | KEY_FIRST)) !== 0 || ((f & (DIGIT | NIE_LETTER)) !== 0 && (b & ALNUM) === 0) || ((f & PLUS_PAREN) !== 0 && (b & RUN_BLOCK) === 0),
+);
 
 const encoder = new TextEncoder();
 
@@ -149,13 +160,16 @@ export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void 
   let base58From = 0;
   let nameFrom = 0;
   const length = text.length;
+  // The code units before i (0 before the start: no flags, like no character), at i and after it.
+  let previous = 0;
   let next = codes[0]!;
   for (let i = 0; i < length; i++) {
     const c = next;
     next = codes[i + 1]!;
-    if (ANCHORS[(c << 8) | next] === 0) continue;
-    // Flags of the character before i (none before the start).
-    const before = i > 0 ? FLAGS[codes[i - 1]!]! : 0;
+    const p = previous;
+    previous = c;
+    if ((STARTS[(p << 8) | c]! & ANCHORS[(c << 8) | next]!) === 0) continue;
+    const before = FLAGS[p]!;
     const f = FLAGS[c]!;
     const n = FLAGS[next]!;
     if ((f & KEY_FIRST) !== 0 && i >= keyFrom && next < 128 && KEY_STARTS[c * 128 + next] === 1) {
