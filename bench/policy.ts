@@ -177,6 +177,11 @@ export function runPolicyBench(iterations = Number(process.env.POLICY_BENCH_N ??
     rows.push([label, measure(n, Math.min(500, n), (i) => decide(i >= 1_000_000 ? warm[(i - 1_000_000) % warm.length]! : reqs[i]!))]);
   };
   bench("**gateway PDP** (`pdp.decide`: sliced, JS evaluator, cedar-wasm fallback, memo missed), fresh isolate", (r) => pdp.decide(r));
+  // A configuration swap in a warm isolate: a new bundle version (one comment more) gets a new PDP, so
+  // every slice key and the memo are met for the first time again, while the code is already compiled
+  // by V8. The first row's tail is V8 warming up on the first decisions a process ever makes.
+  const swapped = compilePolicy({ schema, policies: `${policies}\n// configuration swap` }, entities);
+  bench("gateway PDP after a configuration swap (new slices and memo; code already warm)", (r) => swapped.decide(r));
   // The same requests again: every slice is known (the isolate's steady state).
   bench("gateway path (`decideWith`, gateway mode), every slice already met", (r) => decideWith(compiled, r));
   // The JS evaluator's oracle: the same path with every decision taken by cedar-wasm (trimmed inputs).
