@@ -15,7 +15,7 @@
  * perform I/O on behalf of a different request"). Across requests, concurrency is merged inside
  * the object instead (its group commit shares one transaction and one flush).
  */
-import { placedId, type PlacementVars } from "../lib/tenant-placement.ts";
+import { tenantId, type TenantPlacement } from "../lib/tenant-placement.ts";
 import type { AuditLog } from "./audit-log.ts";
 import { type AppendReceipt, MAX_APPEND_BATCH } from "./core.ts";
 import { AuditError } from "./errors.ts";
@@ -26,15 +26,13 @@ export interface AuditSink {
 }
 
 /**
- * Where each tenant's log lives. `jurisdictionOf` answers from the configuration in force (null for
- * the gateway's own logs, `_config` and `_unauthenticated`); a tenant it cannot place is refused, so
- * the record is not committed and the request is denied. Without placement (tests, benchmarks)
- * every log is addressed by name alone.
+ * Where each tenant's log lives: the one placement rule of tenant objects (worker/lib/tenant-placement.ts).
+ * `jurisdictionOf` answers from the configuration in force (null for the gateway's own logs,
+ * `_config` and `_unauthenticated`); a tenant it cannot place is refused, so the record is not
+ * committed and the request is denied. Without placement (tests, benchmarks) every log is addressed
+ * by name alone.
  */
-export interface AuditPlacement {
-  vars: PlacementVars;
-  jurisdictionOf(tenant: string): Promise<string | null>;
-}
+export type AuditPlacement = TenantPlacement;
 
 /** One commit waiting in a lane. */
 interface Waiter {
@@ -82,7 +80,7 @@ export function createAuditSink(namespace: DurableObjectNamespace<AuditLog>, pla
       if (typeof tenant !== "string" || tenant === "") {
         throw new AuditError("invalid_record", "record.tenant must name the tenant whose log receives it");
       }
-      const id = placedId(namespace, tenant, placement ? await placement.jurisdictionOf(tenant) : null, placement?.vars ?? {});
+      const id = await tenantId(namespace, tenant, tenant, placement);
       const key = id.toString();
       let lane = lanes.get(key);
       if (lane === undefined) {
