@@ -164,8 +164,8 @@ export class AuditLogCore {
 
   /**
    * Appends each record as its own call (validated, refused or committed on its own), all of them
-   * joining the same group commit: what a sink sends when it carries many requests' records in one
-   * RPC. Outcomes are in the order of `records`; committed records get consecutive indices in it.
+   * joining the same group commit: what a request's sink sends when it carries several of its
+   * records in one RPC. Outcomes are in the order of `records`; committed records get consecutive indices in it.
    */
   appendEach(records: readonly unknown[]): Promise<AppendOutcome[]> {
     if (!Array.isArray(records) || records.length === 0 || records.length > MAX_APPEND_BATCH) {
