@@ -66,7 +66,8 @@ export interface Hold {
 }
 
 export interface RiskState {
-  version: 1;
+  /** 2 since assertions are kept per transmitter (version 1 held one, read back by `parseState`). */
+  version: 2;
   /** Requests folded in (for warm-up). */
   requests: number;
   lastAt: number;
@@ -85,11 +86,24 @@ export interface RiskState {
   networks: Record<string, number>;
   lastPlace?: { latitude: number; longitude: number; at: number };
   held?: Hold;
-  /** A level a trusted transmitter asserted (CAEP risk-level-change, assurance-level-change). */
-  asserted?: Hold & { source: string };
-  /** Event time (epoch s) of the latest assertion or withdrawal applied; kept after a withdrawal. */
-  assertedAt?: number;
+  /**
+   * Each trusted transmitter's assertion (CAEP risk-level-change, assurance-level-change), by source:
+   * one transmitter's `low` withdraws only its own, never another's `high`.
+   */
+  assertions?: Record<string, Assertion>;
 }
+
+/**
+ * A transmitter's level and how long it holds. `at` is the event time (epoch s) of the latest
+ * assertion or withdrawal applied for that source; a withdrawal keeps it (as a level of low that has
+ * run out) so a retried older delivery cannot undo it.
+ */
+export interface Assertion extends Hold {
+  at?: number;
+}
+
+/** Transmitters remembered per principal (a trust list is short); the stalest are forgotten first. */
+export const MAX_ASSERTION_SOURCES = 16;
 
 /** The engine's tuning. Defaults below; thresholds are points, signals add points. */
 export interface RiskTuning {
@@ -167,7 +181,7 @@ const EARTH_RADIUS_KM = 6371;
 export function emptyState(): RiskState {
   const ewma = (): Ewma => ({ mean: 0, variance: 0, n: 0 });
   return {
-    version: 1,
+    version: 2,
     requests: 0,
     lastAt: 0,
     recentRequests: 0,
@@ -338,11 +352,13 @@ function levelOf(points: number, tuning: RiskTuning): RiskLevel {
   return points >= tuning.highAt ? "high" : points >= tuning.mediumAt ? "medium" : "low";
 }
 
-/** The level in force at `now`: the higher of the engine's held level and a transmitter's assertion. */
+/** The level in force at `now`: the highest of the engine's held level and the transmitters' assertions. */
 export function currentLevel(state: RiskState, now: number): RiskLevel {
-  const held = state.held && state.held.until > now ? state.held.level : "low";
-  const asserted = state.asserted && state.asserted.until > now ? state.asserted.level : "low";
-  return maxLevel(held, asserted);
+  let level: RiskLevel = state.held && state.held.until > now ? state.held.level : "low";
+  for (const assertion of Object.values(state.assertions ?? {})) {
+    if (assertion.until > now) level = maxLevel(level, assertion.level);
+  }
+  return level;
 }
 
 /** Folds one observation into the baseline and scores it; a level above low is held for a while. */
@@ -360,26 +376,52 @@ export function observe(state: RiskState, obs: Observation, now: number, tuning:
 }
 
 /**
- * A transmitter's assertion (CAEP): `low` withdraws an earlier one; others hold for `ttlMs`. With the
- * event's time (`madeAt`, epoch s), one older than the latest applied is ignored: a delivery retried
- * after a failure can arrive after a newer event and must not undo it.
+ * A transmitter's assertion (CAEP): `low` withdraws that transmitter's earlier one; others hold for
+ * `ttlMs`. With the event's time (`madeAt`, epoch s), one older than the latest applied from the same
+ * source is ignored: a delivery retried after a failure can arrive after a newer event and must not
+ * undo it. Sources' clocks are never compared with each other.
  */
 export function assertLevel(state: RiskState, level: RiskLevel, source: string, reason: string, now: number, ttlMs: number, madeAt?: number): RiskState {
-  if (madeAt !== undefined && state.assertedAt !== undefined && madeAt < state.assertedAt) return state;
-  const at = madeAt !== undefined ? { assertedAt: madeAt } : {};
-  if (level === "low") {
-    const { asserted: _withdrawn, ...rest } = state;
-    return { ...rest, ...at };
-  }
-  return { ...state, ...at, asserted: { level, until: now + ttlMs, reasons: [reason], source } };
+  const assertions = { ...state.assertions };
+  const earlier = assertions[source];
+  if (madeAt !== undefined && earlier?.at !== undefined && madeAt < earlier.at) return state;
+  const at = madeAt ?? earlier?.at;
+  if (level === "low" && at === undefined) delete assertions[source];
+  else assertions[source] = { level, until: level === "low" ? now : now + ttlMs, reasons: [reason], ...(at !== undefined ? { at } : {}) };
+  return { ...state, assertions: boundedSources(assertions, now) };
 }
 
-/** Reads a stored state back; anything that is not a state of this version is refused. */
-export function parseState(value: unknown): RiskState {
-  if (typeof value !== "object" || value === null || (value as { version?: unknown }).version !== 1) {
-    throw new TypeError("stored risk state is not version 1");
+/** At most MAX_ASSERTION_SOURCES: those that have run out go first, then those ending soonest. */
+function boundedSources(assertions: Record<string, Assertion>, now: number): Record<string, Assertion> {
+  const sources = Object.entries(assertions);
+  if (sources.length <= MAX_ASSERTION_SOURCES) return assertions;
+  const live = (a: Assertion) => (a.until > now ? 1 : 0);
+  sources.sort(([, a], [, b]) => live(b) - live(a) || b.until - a.until);
+  return Object.fromEntries(sources.slice(0, MAX_ASSERTION_SOURCES));
+}
+
+/** Version 1 kept one transmitter's assertion; it becomes that source's entry (a bare withdrawal time had no source and is dropped). */
+interface StoredStateV1 extends Omit<RiskState, "version" | "assertions"> {
+  version: 1;
+  asserted?: Hold & { source: string };
+  assertedAt?: number;
+}
+
+function fromVersion1(stored: StoredStateV1): RiskState {
+  const { asserted, assertedAt, ...rest } = stored;
+  const assertions: Record<string, Assertion> = {};
+  if (asserted !== undefined) {
+    const { source, ...hold } = asserted;
+    assertions[source] = { ...hold, ...(assertedAt !== undefined ? { at: assertedAt } : {}) };
   }
-  const state = value as RiskState;
+  return { ...rest, version: 2, assertions };
+}
+
+/** Reads a stored state back (version 1 converted); anything else is refused. */
+export function parseState(value: unknown): RiskState {
+  const version = typeof value === "object" && value !== null ? (value as { version?: unknown }).version : undefined;
+  if (version !== 1 && version !== 2) throw new TypeError("stored risk state is not version 1 or 2");
+  const state = version === 1 ? fromVersion1(value as StoredStateV1) : (value as RiskState);
   for (const key of ["requests", "lastAt", "recentRequests", "hourlyRequests"] as const) {
     if (typeof state[key] !== "number" || !Number.isFinite(state[key])) throw new TypeError(`stored risk state: ${key} is not a number`);
   }

@@ -8,8 +8,10 @@ import {
   emptyState,
   ewmaUpdate,
   impossibleTravel,
+  MAX_ASSERTION_SOURCES,
   MAX_SET,
   observe,
+  parseState,
   type RequestObservation,
   type RiskState,
   tuningFrom,
@@ -177,9 +179,39 @@ describe("assertions from transmitters", () => {
   it("are ordered by event time: an older one arriving late (a retried delivery) changes nothing", () => {
     const raised = assertLevel(emptyState(), "high", "ssf:dev", "r", T0, 3600_000, 1_000);
     const withdrawn = assertLevel(raised, "low", "ssf:dev", "r", T0 + 10, 0, 1_200);
-    expect(withdrawn.assertedAt).toBe(1_200);
+    expect(withdrawn.assertions?.["ssf:dev"]?.at).toBe(1_200);
     expect(assertLevel(withdrawn, "high", "ssf:dev", "r", T0 + 20, 3600_000, 1_100)).toBe(withdrawn);
     expect(currentLevel(assertLevel(withdrawn, "medium", "ssf:dev", "r", T0 + 20, 3600_000, 1_200), T0 + 30)).toBe("medium");
+  });
+
+  it("are kept per transmitter: one's low never withdraws another's high, and their clocks are not compared", () => {
+    const fromA = assertLevel(emptyState(), "high", "ssf:a", "r", T0, 3600_000, 5_000);
+    const bothRaised = assertLevel(fromA, "medium", "ssf:b", "r", T0 + 10, 3600_000, 100);
+    expect(currentLevel(bothRaised, T0 + 20)).toBe("high");
+    const bLowered = assertLevel(bothRaised, "low", "ssf:b", "r", T0 + 30, 0, 200);
+    expect(currentLevel(bLowered, T0 + 40)).toBe("high");
+    const aLowered = assertLevel(bLowered, "low", "ssf:a", "r", T0 + 50, 0, 5_001);
+    expect(currentLevel(aLowered, T0 + 60)).toBe("low");
+    // b's older event (a retried delivery) is still ordered against b's own latest.
+    expect(assertLevel(aLowered, "high", "ssf:b", "r", T0 + 70, 3600_000, 150)).toBe(aLowered);
+  });
+
+  it("remember at most MAX_ASSERTION_SOURCES transmitters, forgetting those that have run out first", () => {
+    let state = assertLevel(emptyState(), "high", "ssf:first", "r", T0, 3600_000);
+    for (let i = 0; i < MAX_ASSERTION_SOURCES + 4; i++) state = assertLevel(state, "low", `ssf:t${i}`, "r", T0 + i, 0, 1_000 + i);
+    expect(Object.keys(state.assertions ?? {}).length).toBe(MAX_ASSERTION_SOURCES);
+    expect(currentLevel(state, T0 + 100)).toBe("high");
+  });
+
+  it("read back from a version-1 state: its one assertion becomes its source's", () => {
+    const { assertions: _none, ...rest } = emptyState();
+    const v1 = { ...rest, version: 1, asserted: { level: "high", until: T0 + 3600_000, reasons: ["r"], source: "ssf:dev" }, assertedAt: 1_000 };
+    const state = parseState(JSON.parse(JSON.stringify(v1)));
+    expect(state.version).toBe(2);
+    expect(state.assertions).toEqual({ "ssf:dev": { level: "high", until: T0 + 3600_000, reasons: ["r"], at: 1_000 } });
+    expect(currentLevel(state, T0)).toBe("high");
+    expect(assertLevel(state, "low", "ssf:dev", "r", T0 + 1, 0, 999)).toBe(state);
+    expect(() => parseState({ ...rest, version: 3 })).toThrow("not version 1 or 2");
   });
 });
 
