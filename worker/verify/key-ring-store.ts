@@ -1,9 +1,10 @@
 /**
  * `KeyRingStore` over the `KeyRing` Durable Object's SQLite storage. Tables are prefixed `keyring_`;
- * the schema is versioned in `keyring_meta` and brought up to date by `ensureKeyRingSchema`.
+ * the schema is versioned in `keyring_meta` and brought up to date by `ensureSchema` (worker/lib/sql-schema.ts).
  * Private keys are PKCS#8 blobs in this table and nowhere else: no RPC method returns them.
  */
 import { sqlBlob } from "../lib/encoding.ts";
+import { ensureSchema, type SqlSchema } from "../lib/sql-schema.ts";
 import { AuditError } from "./errors.ts";
 import type { KeyRingStore, RingKey } from "./key-ring-core.ts";
 import type { SqlBackend } from "./sql-store.ts";
@@ -16,30 +17,18 @@ const MIGRATIONS: readonly (readonly string[])[] = [
 
 export const KEY_RING_SCHEMA_VERSION = MIGRATIONS.length;
 
-function ensureKeyRingSchema(storage: SqlBackend): void {
-  storage.transactionSync(() => {
-    storage.sql.exec(`CREATE TABLE IF NOT EXISTS keyring_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    const row = storage.sql.exec<{ value: string }>(`SELECT value FROM keyring_meta WHERE key = 'schema_version'`).toArray()[0];
-    const found = row === undefined ? 0 : Number(row.value);
-    if (!Number.isInteger(found) || found > KEY_RING_SCHEMA_VERSION) {
-      throw new AuditError("schema_too_new", `key ring schema version ${row?.value} is newer than ${KEY_RING_SCHEMA_VERSION}`);
-    }
-    for (let version = found; version < KEY_RING_SCHEMA_VERSION; version++) {
-      for (const statement of MIGRATIONS[version] ?? []) storage.sql.exec(statement);
-    }
-    storage.sql.exec(
-      `INSERT INTO keyring_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      String(KEY_RING_SCHEMA_VERSION),
-    );
-  });
-}
+const KEY_RING_SCHEMA: SqlSchema = {
+  metaTable: "keyring_meta",
+  migrations: MIGRATIONS,
+  tooNew: (found) => new AuditError("schema_too_new", `key ring schema version ${found} is newer than ${KEY_RING_SCHEMA_VERSION}`),
+};
 
 export class SqlKeyRingStore implements KeyRingStore {
   readonly #storage: SqlBackend;
 
   constructor(storage: SqlBackend) {
     this.#storage = storage;
-    ensureKeyRingSchema(storage);
+    ensureSchema(storage, KEY_RING_SCHEMA);
   }
 
   keys(): RingKey[] {

@@ -1,12 +1,11 @@
 /**
  * `VaultStore` over a Durable Object's SQLite storage. Tables are prefixed `vault_`; the schema
- * version sits in `vault_meta` and `ensureSchema` (idempotent) brings it up to date.
+ * version sits in `vault_meta` and `ensureSchema` (worker/lib/sql-schema.ts) brings it up to date.
  */
 import { sqlBlob } from "../../lib/encoding.ts";
+import { ensureSchema, type SqlSchema, type SqlSchemaBackend } from "../../lib/sql-schema.ts";
 import { VaultError } from "./errors.ts";
 import type { DataKeyRow, ErasureResult, PayloadRow, VaultStore } from "./store.ts";
-
-export type SqlBackend = Pick<DurableObjectStorage, "sql" | "transactionSync">;
 
 /** Schema steps; step i brings version i to i + 1. Append only. */
 const MIGRATIONS: readonly (readonly string[])[] = [
@@ -22,21 +21,11 @@ const MIGRATIONS: readonly (readonly string[])[] = [
 
 export const VAULT_SCHEMA_VERSION = MIGRATIONS.length;
 
-function ensureSchema(storage: SqlBackend): void {
-  storage.transactionSync(() => {
-    storage.sql.exec(`CREATE TABLE IF NOT EXISTS vault_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    const row = storage.sql.exec<{ value: string }>(`SELECT value FROM vault_meta WHERE key = 'schema_version'`).toArray()[0];
-    const found = row === undefined ? 0 : Number(row.value);
-    if (!Number.isInteger(found) || found > VAULT_SCHEMA_VERSION) throw new VaultError("invalid_argument", `vault schema version ${row?.value} is newer than ${VAULT_SCHEMA_VERSION}`);
-    for (let version = found; version < VAULT_SCHEMA_VERSION; version++) {
-      for (const statement of MIGRATIONS[version] ?? []) storage.sql.exec(statement);
-    }
-    storage.sql.exec(
-      `INSERT INTO vault_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      String(VAULT_SCHEMA_VERSION),
-    );
-  });
-}
+const VAULT_SCHEMA: SqlSchema = {
+  metaTable: "vault_meta",
+  migrations: MIGRATIONS,
+  tooNew: (found) => new VaultError("invalid_argument", `vault schema version ${found} is newer than ${VAULT_SCHEMA_VERSION}`),
+};
 
 type KeyRecord = { dek_id: string; subject: string; kek_id: string; wrapped: ArrayBuffer; created_at: number };
 type PayloadRecord = {
@@ -56,11 +45,11 @@ function keyRow(r: KeyRecord): DataKeyRow {
 }
 
 export class SqlVaultStore implements VaultStore {
-  readonly #storage: SqlBackend;
+  readonly #storage: SqlSchemaBackend;
 
-  constructor(storage: SqlBackend) {
+  constructor(storage: SqlSchemaBackend) {
     this.#storage = storage;
-    ensureSchema(storage);
+    ensureSchema(storage, VAULT_SCHEMA);
   }
 
   tenant(): string | undefined {
