@@ -205,6 +205,19 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
       continue;
     }
     tried = backend;
+    // Authenticated hop (worker/network/hop.ts): the signed assertion and mTLS binding the backend asks
+    // for, prepared while the allow record commits, since it sends nothing out of the gateway. Only the
+    // upstream call below uses it, after the commit; a failed commit denies and the assertion is dropped.
+    const hopReady = backendHop(c.env, backend, principal, {
+      issuer: c.env.GATEWAY_ISSUER || DEFAULT_GATEWAY_ISSUER,
+      requestId: state.requestId,
+      configVersion: config.version,
+      policyVersion: config.pdp.version,
+      classification: classification.level,
+      now: Date.now(),
+    });
+    // Handled here so a refusal is not unhandled when the commit fails first; awaited, and thrown, below.
+    hopReady.catch(() => undefined);
     // Write-ahead: each attempt's allow is durable before its upstream call (the first failed ones included).
     await commit(
       sink,
@@ -238,19 +251,13 @@ export async function handleChat(c: Context<AppEnv>, deps: PipelineDeps): Promis
 
     let upstream: Response;
     try {
+      // Not with the commit: sealing stores the prompt and logs it, and a sealed payload cannot be removed
+      // on its own (the vault erases per subject), so none may exist for a request a failed commit denied.
       if (!promptKept) {
         await retention.keepPrompt(body.bytes);
         promptKept = decision.obligations.some((o) => o.kind === "retain" && o.what === "prompt");
       }
-      // Authenticated hop (worker/network/hop.ts): the signed assertion and mTLS binding the backend asks for.
-      const hop = await backendHop(c.env, backend, principal, {
-        issuer: c.env.GATEWAY_ISSUER || DEFAULT_GATEWAY_ISSUER,
-        requestId: state.requestId,
-        configVersion: config.version,
-        policyVersion: config.pdp.version,
-        classification: classification.level,
-        now: Date.now(),
-      });
+      const hop = await hopReady;
       health.attempting(backend);
       // The time budget runs from the first upstream call.
       if (deadline === Number.POSITIVE_INFINITY) deadline = Date.now() + FAILOVER_BUDGET_MS;

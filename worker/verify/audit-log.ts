@@ -68,7 +68,7 @@ export class AuditLog extends DurableObject<AuditLogEnv> {
    */
   async append(records: AuditRecord[]): Promise<AppendReceipt[]> {
     const receipts = await this.#core.append(records);
-    await this.#armCheckpoint();
+    if (this.#armed !== true) await this.#armCheckpoint();
     return receipts;
   }
 
@@ -79,13 +79,13 @@ export class AuditLog extends DurableObject<AuditLogEnv> {
    */
   async appendEach(records: AuditRecord[]): Promise<AppendOutcome[]> {
     const outcomes = await this.#core.appendEach(records);
-    if (outcomes.some((o) => "receipt" in o)) await this.#armCheckpoint();
+    // Known armed (every append after the first until the alarm fires): no storage call, no await.
+    if (this.#armed !== true && outcomes.some((o) => "receipt" in o)) await this.#armCheckpoint();
     return outcomes;
   }
 
   /** After a commit, so a failing append arms nothing; a checkpoint failure never fails an append. */
   async #armCheckpoint(): Promise<void> {
-    if (this.#armed === true) return;
     this.#armed = (await this.ctx.storage.getAlarm()) !== null;
     if (!this.#armed) {
       await this.ctx.storage.setAlarm(Date.now() + this.#intervalMs);

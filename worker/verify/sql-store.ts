@@ -58,6 +58,8 @@ export function ensureSchema(storage: SqlBackend): void {
 
 export class SqlAuditStore implements AuditStore, CheckpointStore {
   readonly #storage: SqlBackend;
+  /** The log's tenant row exists, so a commit need not write it again (set after a commit or a read). */
+  #tenantRecorded = false;
 
   /** Ensures the schema; cheap and idempotent, so it runs every time the object starts. */
   constructor(storage: SqlBackend) {
@@ -73,6 +75,7 @@ export class SqlAuditStore implements AuditStore, CheckpointStore {
 
   tenant(): string | undefined {
     const row = this.#storage.sql.exec<{ value: string }>(`SELECT value FROM audit_meta WHERE key = 'tenant'`).toArray()[0];
+    if (row !== undefined) this.#tenantRecorded = true;
     return row?.value;
   }
 
@@ -97,24 +100,27 @@ export class SqlAuditStore implements AuditStore, CheckpointStore {
 
   commit(batch: AppendBatch): void {
     const sql = this.#storage.sql;
+    const tenantRecorded = this.#tenantRecorded;
     this.#storage.transactionSync(() => {
-      const size = this.head().size;
-      if (size !== batch.fromSize) {
-        throw new AuditError("conflict", `log is at size ${size}, the batch was built for ${batch.fromSize}`);
-      }
-      sql.exec(`INSERT INTO audit_meta (key, value) VALUES ('tenant', ?) ON CONFLICT (key) DO NOTHING`, batch.tenant);
+      // The head moves only from the size the batch was built for: one statement both checks and
+      // writes it (no row is written when the stored size differs), so a stale writer changes nothing.
+      const moved = sql.exec(
+        `INSERT INTO audit_head (id, size, root) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root WHERE audit_head.size = ?`,
+        batch.head.size,
+        sqlBlob(batch.head.root),
+        batch.fromSize,
+      ).rowsWritten;
+      if (moved !== 1) throw new AuditError("conflict", `log is at size ${this.head().size}, the batch was built for ${batch.fromSize}`);
+      if (!tenantRecorded) sql.exec(`INSERT INTO audit_meta (key, value) VALUES ('tenant', ?) ON CONFLICT (key) DO NOTHING`, batch.tenant);
       for (const leaf of batch.leaves) {
         sql.exec(`INSERT INTO audit_leaves (idx, leaf_hash, record) VALUES (?, ?, ?)`, leaf.index, sqlBlob(leaf.leafHash), leaf.canonical);
       }
       for (const node of batch.nodes) {
         sql.exec(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`, node.level, node.index, sqlBlob(node.hash));
       }
-      sql.exec(
-        `INSERT INTO audit_head (id, size, root) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root`,
-        batch.head.size,
-        sqlBlob(batch.head.root),
-      );
     });
+    // Only after the transaction held: a rolled-back first commit recorded no tenant.
+    this.#tenantRecorded = true;
   }
 
   latestCheckpoint(): StoredCheckpoint | undefined {

@@ -1,4 +1,5 @@
 /** The strict walk in front of canonicalize: values JSON cannot carry are refused, not dropped. */
+import canonicalize from "canonicalize";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, NotJsonError } from "../../../worker/lib/canonical-json.ts";
 
@@ -40,5 +41,16 @@ describe("canonicalJson", () => {
   it("canonicalises plain JSON, null-prototype objects and -0", () => {
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { b: 1, a: [true, null, -0, "é"] });
     expect(canonicalJson(bare)).toBe('{"a":[true,null,0,"é"],"b":1}');
+  });
+
+  // canonicalJson writes in one walk; for every value it admits it must write what canonicalize writes.
+  it.each([
+    ["escapes and control characters", { q: '"quoted"', b: "back\\slash", c: "\u0000\u001f\n\t", d: "\u007f\u2028", literal: "\\ud800" }],
+    ["keys in UTF-16 code unit order", { "\u20ac": 1, "\r": 2, "1": 3, "\ud83d\ude00": 4, "\u0080": 5, "ö": 6, "\ufb33": 7, "": 8, a: 9, B: 10 }],
+    ["ECMAScript numbers", [0, -0, 1, -1, 0.1, 1e21, 1e-7, 333333333.3333333, 5e-324, 1.7976931348623157e308, 4.5, 2 ** 53]],
+    ["nesting", { a: [{ z: [], y: {} }, [[null]], { x: [true, false] }], b: { c: { d: "e" } } }],
+    ["strings with surrogate pairs", ["\ud83d\ude00", "a\ud834\udd1eb"]],
+  ])("writes %s as canonicalize does", (_label, value) => {
+    expect(canonicalJson(value)).toBe(canonicalize(value));
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { fromHex, sha256Hex, toHex } from "../../../worker/lib/encoding.ts";
 import { appendLeaves } from "../../../worker/verify/merkle/compact-range.ts";
-import { EMPTY_TREE_ROOT, leafHash, nodeHash } from "../../../worker/verify/merkle/hash.ts";
+import { EMPTY_TREE_ROOT, leafHash, nodeHash, nodeHashSync } from "../../../worker/verify/merkle/hash.ts";
 import { treeRoot } from "../../../worker/verify/merkle/tree-head.ts";
 
 // Leaves and the roots of their prefixes, from transparency-dev/merkle's proof tests.
@@ -24,6 +24,13 @@ describe("RFC 6962 hashing", () => {
     expect(toHex(EMPTY_TREE_ROOT)).toBe(await sha256Hex(new Uint8Array()));
     expect(toHex(await treeRoot([]))).toBe(toHex(EMPTY_TREE_ROOT));
     expect(toHex((await appendLeaves(0, [], [])).root)).toBe(toHex(EMPTY_TREE_ROOT));
+  });
+
+  it("the synchronous node hash of the append path equals the WebCrypto one", async () => {
+    const hashes = await Promise.all(LEAVES.map((hex) => leafHash(fromHex(hex))));
+    for (let i = 1; i < hashes.length; i++) {
+      expect(toHex(nodeHashSync(hashes[i - 1]!, hashes[i]!))).toBe(toHex(await nodeHash(hashes[i - 1]!, hashes[i]!)));
+    }
   });
 
   it("the leaf hash of the empty string is SHA-256(0x00)", async () => {

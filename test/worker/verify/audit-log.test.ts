@@ -130,6 +130,33 @@ describe("SqlAuditStore rollback", () => {
   );
 });
 
+describe("SqlAuditStore head check", () => {
+  it("refuses a batch built for another size with `conflict` and writes nothing", async () => {
+    const tenant = tenantName("acme");
+    const log = logFor(tenant);
+    await log.append([rec(tenant, 0), rec(tenant, 1)]);
+    const before = await log.treeHead();
+    await runInDurableObject(log, async (_instance: AuditLog, state) => {
+      const store = new SqlAuditStore(state.storage);
+      const count = () => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM audit_leaves").one().n;
+      const stale = (fromSize: number) => ({
+        fromSize,
+        tenant,
+        leaves: [{ index: fromSize, leafHash: new Uint8Array(32), canonical: "{}" }],
+        nodes: [],
+        head: { size: fromSize + 1, root: new Uint8Array(32) },
+      });
+      // Behind the log (another writer moved it), ahead of it, and a first commit into a log that has one.
+      for (const fromSize of [1, 3, 0]) {
+        expect(() => store.commit(stale(fromSize))).toThrow(expect.objectContaining({ code: "conflict" }));
+        expect(count()).toBe(2);
+      }
+    });
+    expect(await log.treeHead()).toEqual(before);
+    expect((await log.append([rec(tenant, 2)]))[0]?.index).toBe(2);
+  });
+});
+
 describe("createAuditSink", () => {
   it("routes by tenant and resolves with the receipt", async () => {
     const sink = createAuditSink(env.AUDIT_LOG);

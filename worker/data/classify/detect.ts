@@ -4,9 +4,9 @@
  * Pure and synchronous; the cost is linear in min(text length, cap).
  */
 import type { Finding } from "../../context.ts";
-import { emails, ipv6s, walletsByLiteral } from "./identifiers.ts";
+import { emails, ipv6s, segwitAddresses } from "./identifiers.ts";
 import { MAX_SCAN_PER_TEXT } from "./limits.ts";
-import { fold } from "./normalize.ts";
+import { fold, type Folded } from "./normalize.ts";
 import { contextFor, type Emit } from "./scan.ts";
 import { secretsByLiteral } from "./secrets.ts";
 import { codesOf, releaseCodes, sweep } from "./sweep.ts";
@@ -50,7 +50,6 @@ function resolve(raw: Finding[]): Finding[] {
 /** Detects in the first `cap` code units of `text`; the rest is counted as unscanned. */
 export function detectWithin(text: string, cap: number, rules?: TenantRules): Detection {
   const scanned = text.length > cap ? text.slice(0, cap) : text;
-  const folded = fold(scanned);
   // One list per scanner, joined in a fixed order: overlaps are resolved by a stable sort, so findings
   // that tie on span and score keep this order.
   const lists: Finding[][] = [];
@@ -59,22 +58,32 @@ export function detectWithin(text: string, cap: number, rules?: TenantRules): De
     lists.push(found);
     return (finding) => void found.push(finding);
   };
-  const [keys, otherSecrets, numbers, mails, ibans, ips, nifs, deas, icd10s, base58s, wallets, names, tenant] = Array.from({ length: 13 }, list);
-  const foldedText = folded.text;
-  const codes = codesOf(foldedText, folded.ascii);
-  contextFor(foldedText, folded.ascii ? codes : undefined);
+  // Made one by one, in this order (a generic Array.from and destructuring cost more than the rest of
+  // a short text's classification).
+  const emits = {
+    keys: list(), otherSecrets: list(), numbers: list(), mails: list(), ibans: list(), ips: list(), nifs: list(),
+    deas: list(), icd10s: list(), base58s: list(), wallets: list(), names: list(), tenant: list(),
+  };
+  let folded: Folded = { text: scanned };
   try {
-    sweep(foldedText, codes, { keys: keys!, numbers: numbers!, ibans: ibans!, nifs: nifs!, deas: deas!, icd10s: icd10s!, base58s: base58s!, names: names! });
-    secretsByLiteral(foldedText, otherSecrets!);
-    if (foldedText.includes("@")) emails(foldedText, mails!);
-    if (foldedText.includes(":")) ipv6s(foldedText, ips!);
-    walletsByLiteral(foldedText, wallets!);
-    if (rules) scanTenantRules(foldedText, compileTenantRules(rules), tenant!);
+    // Text that is all ASCII (most of it) has nothing to fold, and its code units are read as they are.
+    const given = codesOf(scanned);
+    if (!given.ascii) folded = fold(scanned);
+    const foldedText = folded.text;
+    const { codes, ascii } = given.ascii ? given : codesOf(foldedText);
+    contextFor(foldedText, ascii ? codes : undefined);
+    sweep(foldedText, codes, emits);
+    secretsByLiteral(foldedText, emits.otherSecrets);
+    if (foldedText.includes("@")) emails(foldedText, emits.mails);
+    if (foldedText.includes(":")) ipv6s(foldedText, emits.ips);
+    segwitAddresses(foldedText, emits.wallets);
+    if (rules) scanTenantRules(foldedText, compileTenantRules(rules), emits.tenant);
   } finally {
     contextFor(undefined);
-    releaseCodes(foldedText.length);
+    releaseCodes();
   }
-  const raw = lists.flat();
+  const raw: Finding[] = [];
+  for (const found of lists) for (const finding of found) raw.push(finding);
   const findings = resolve(raw);
   if (folded.toOriginal) {
     for (const finding of findings) Object.assign(finding, folded.toOriginal(finding.start, finding.end));

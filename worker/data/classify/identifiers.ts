@@ -5,7 +5,7 @@
  */
 import { bech32Address, base58CheckAddress } from "./crypto-address.ts";
 import { deaNumber, esNif, ibanLength, ibanMod97 } from "./checksums.ts";
-import { allowed, attempt, charTable, type Emit, type OnMatch, report, type Rule, scan } from "./scan.ts";
+import { allowed, attempt, charTable, type Emit, type OnMatch, report, type Rule, scanAt } from "./scan.ts";
 
 const EMAIL: Rule = { type: "EMAIL_ADDRESS", category: "pii", level: 1, score: 0.9 };
 const IBAN: Rule = { type: "IBAN_CODE", category: "pii", level: 2, score: 0.9, context: ["iban", "account", "bank"] };
@@ -95,6 +95,12 @@ export function ipv6Address(value: string): boolean {
   return halves.length === 2 ? count <= 7 && count >= 1 : count === 8;
 }
 
+function hasSecondColon(text: string, start: number, end: number): boolean {
+  let colons = 0;
+  for (let i = start; i < end && colons < 2; i++) if (text.charCodeAt(i) === 58) colons++;
+  return colons === 2;
+}
+
 /** From each ":" not already inside a run, the run of hex digits, colons and dots around it (bounded). */
 export function ipv6s(text: string, emit: Emit): void {
   let runEnd = 0;
@@ -106,13 +112,14 @@ export function ipv6s(text: string, emit: Emit): void {
     runEnd = end;
     if (start > 0 && allowed(WORD_CHAR, text.charCodeAt(start - 1))) continue;
     if (end < text.length && allowed(WORD_CHAR, text.charCodeAt(end))) continue;
+    // An address has "::" or seven colons: a run with one colon (a time, a JSON key) is not read further.
+    if (!hasSecondColon(text, start, end)) continue;
     let value = text.slice(start, end);
     while (value.endsWith(".") || (value.endsWith(":") && !value.endsWith("::"))) value = value.slice(0, -1);
     while (value.startsWith(".") || (value.startsWith(":") && !value.startsWith("::"))) {
       value = value.slice(1);
       start++;
     }
-    // Cheap first: an address has "::" or seven colons.
     if ((value.includes("::") || value.split(":").length === 8) && ipv6Address(value)) report(text, start, start + value.length, IPV6, emit);
   }
 }
@@ -122,20 +129,53 @@ const DEA_RUN = /(?<![A-Za-z0-9])[ABCDEFGHJKLMPRSTUX][A-Z9][0-9]{7}(?![A-Za-z0-9
 // The optional group holds a literal "." first, so it cannot match in two ways.
 const ICD10_RUN = /(?<![A-Za-z0-9.])[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?(?![A-Za-z0-9])/y;
 const BASE58_RUN = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/y;
-const BECH32_RUN = /(?<![A-Za-z0-9])(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,87}(?![A-Za-z0-9])/g;
-const ETH_RUN = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![A-Za-z0-9])/g;
+const BECH32_RUN = /(?<![A-Za-z0-9])(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,87}(?![A-Za-z0-9])/y;
+const ETH_RUN = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![A-Za-z0-9])/y;
 
 const onNif: OnMatch = (text, m, emit) => void (esNif(m[0].replace("-", "")) && report(text, m.index, m.index + m[0].length, NIF, emit));
 const onDea: OnMatch = (text, m, emit) => void (deaNumber(m[0]) && report(text, m.index, m.index + m[0].length, DEA, emit));
 const onIcd10: OnMatch = (text, m, emit) => report(text, m.index, m.index + m[0].length, ICD10, emit);
 const onBase58: OnMatch = (text, m, emit) => void (base58CheckAddress(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit));
-export const nifAt = (text: string, at: number, emit: Emit) => attempt(text, NIF_RUN, at, emit, onNif);
 export const deaAt = (text: string, at: number, emit: Emit) => attempt(text, DEA_RUN, at, emit, onDea);
 export const icd10At = (text: string, at: number, emit: Emit) => attempt(text, ICD10_RUN, at, emit, onIcd10);
-export const base58At = (text: string, at: number, emit: Emit) => attempt(text, BASE58_RUN, at, emit, onBase58);
 
-/** Segwit and Ethereum addresses: a literal each pattern needs is looked for first (most texts hold neither). */
-export function walletsByLiteral(text: string, emit: Emit): void {
-  if (text.includes("bc1") || text.includes("BC1")) scan(text, BECH32_RUN, (m) => void (bech32Address(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit)));
-  if (text.includes("0x")) scan(text, ETH_RUN, (m) => report(text, m.index, m.index + m[0].length, ETH, emit));
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const isLetter = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+
+/**
+ * NIF_RUN is tried only where its body stands, checked on the code units (`codes`, sweep.ts): after
+ * the NIE letter if there is one, 7 or 8 digits and then a letter or "-". Most digit runs (dates,
+ * card numbers, the digits of a UUID) fail this at once.
+ */
+export function nifAt(text: string, codes: Uint8Array, at: number, emit: Emit): number {
+  const digitsStart = isDigit(codes[at]!) ? at : at + 1;
+  let end = digitsStart;
+  while (end - digitsStart < 9 && isDigit(codes[end]!)) end++;
+  const count = end - digitsStart;
+  if ((count !== 7 && count !== 8) || !(isLetter(codes[end]!) || codes[end] === 45)) return -1;
+  return attempt(text, NIF_RUN, at, emit, onNif);
+}
+
+const BASE58_CHAR = charTable("1-9A-HJ-NP-Za-km-z");
+/** The fewest characters after a Base58Check address's first one (BASE58_RUN). */
+const MIN_BASE58_TAIL = 25;
+
+/** BASE58_RUN is tried only where its first 26 characters are Base58 (`codes`: the sweep's code units). */
+export function base58At(text: string, codes: Uint8Array, at: number, emit: Emit): number {
+  for (let k = 1; k <= MIN_BASE58_TAIL; k++) if (!allowed(BASE58_CHAR, codes[at + k]!)) return -1;
+  return attempt(text, BASE58_RUN, at, emit, onBase58);
+}
+
+const onBech32: OnMatch = (text, m, emit) => void (bech32Address(m[0]) && report(text, m.index, m.index + m[0].length, CRYPTO, emit));
+const onEth: OnMatch = (text, m, emit) => report(text, m.index, m.index + m[0].length, ETH, emit);
+
+/** An Ethereum address at `at`, where the sweep found "0x" at the start of a word. */
+export const ethAt = (text: string, at: number, emit: Emit) => attempt(text, ETH_RUN, at, emit, onEth);
+
+/** Segwit addresses, tried where their prefix stands (most texts hold none). */
+export function segwitAddresses(text: string, emit: Emit): void {
+  // No "b" or "1" follows a segwit prefix inside an address, so no match holds the other spelling:
+  // looking for one spelling after the other finds what one scan of the text would.
+  scanAt(text, "bc1", BECH32_RUN, emit, onBech32);
+  scanAt(text, "BC1", BECH32_RUN, emit, onBech32);
 }

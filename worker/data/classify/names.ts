@@ -6,13 +6,11 @@
  * case, a city mentioned in passing) is missed on purpose, and scores stay low: these findings raise a
  * request to internal, they do not make it confidential.
  */
-import { allowed, attempt, charTable, type Emit, report, type Rule } from "./scan.ts";
+import { allowed, charTable, type Emit, report, type Rule } from "./scan.ts";
 
 const PERSON: Rule = { type: "PERSON", category: "pii", level: 1, score: 0.6 };
 const LOCATION: Rule = { type: "LOCATION", category: "pii", level: 1, score: 0.5 };
 
-// One to three capitalised words; what stands before them decides whether they are a name or a place.
-const CAPITALISED = /[A-Z][a-z'’-]{1,24}(?: [A-Z][a-z'’-]{1,24}){0,2}/y;
 const TITLES = new Set(["Mr", "Mrs", "Ms", "Mx", "Miss", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Mme", "Mlle", "Sr", "Sra"]);
 // The phrases below are tried only when the word before the capitalised words is one of these.
 const CUE_WORDS = new Set(["mr", "mrs", "ms", "mx", "miss", "dr", "prof", "sir", "dame", "herr", "frau", "mme", "mlle", "sr", "sra", "is", "called", "signed", "regards", "sincerely", "in", "to", "address"]);
@@ -61,34 +59,47 @@ const CUE_BY_LENGTH: ReadonlyArray<readonly string[] | undefined> = (() => {
   return byLength;
 })();
 
+/** " ", newline, "." or ",": what may stand between a cue word and the capitalised words after it. */
+const isCueGap = (c: number) => c === 32 || c === 10 || c === 46 || c === 44;
+
+/** The last code unit of the word right before `at`: past up to three of " \n.,". */
+function cueWordLast(codes: Uint8Array, at: number): number {
+  let end = at - 1;
+  while (end >= 0 && end > at - 4 && isCueGap(codes[end]!)) end--;
+  return end;
+}
+
+/** Where the word ending at `last` starts: at most 12 characters of CUE_CHAR back. */
+function cueWordStart(codes: Uint8Array, last: number): number {
+  let start = last;
+  while (start >= 0 && last - start < 12 && allowed(CUE_CHAR, codes[start]!)) start--;
+  return start + 1;
+}
+
 /**
  * Whether the word before `at` (as `wordBefore` finds it) may be a cue word or a house number, read
  * without copying it: most capitalised words follow an ordinary word and are decided here.
  */
-function mayCue(text: string, at: number): boolean {
-  let end = at - 1;
-  while (end >= 0 && end > at - 4 && (text[end] === " " || text[end] === "\n" || text[end] === "." || text[end] === ",")) end--;
-  let start = end;
-  while (start >= 0 && end - start < 12 && allowed(CUE_CHAR, text.charCodeAt(start))) start--;
-  if (start === end) return false;
-  const first = text.charCodeAt(start + 1);
+function mayCue(codes: Uint8Array, at: number): boolean {
+  const last = cueWordLast(codes, at);
+  const start = cueWordStart(codes, last);
+  if (start > last) return false;
+  const first = codes[start]!;
   if (first >= 48 && first <= 57) return true;
   // CUE_CHAR is ASCII letters, digits and "'": `| 32` lower-cases a letter and keeps the others apart.
-  for (const word of CUE_BY_LENGTH[end - start] ?? []) {
+  for (const word of CUE_BY_LENGTH[last + 1 - start] ?? []) {
     let k = 0;
-    while (k < word.length && (text.charCodeAt(start + 1 + k) | 32) === word.charCodeAt(k)) k++;
+    while (k < word.length && (codes[start + k]! | 32) === word.charCodeAt(k)) k++;
     if (k === word.length) return true;
   }
   return false;
 }
 
 /** The word right before `at` (past one space, newline, "." or ","), lower case. */
-function wordBefore(text: string, at: number): { word: string; start: number } {
-  let end = at - 1;
-  while (end >= 0 && end > at - 4 && (text[end] === " " || text[end] === "\n" || text[end] === "." || text[end] === ",")) end--;
-  let start = end;
-  while (start >= 0 && end - start < 12 && allowed(CUE_CHAR, text.charCodeAt(start))) start--;
-  return { word: text.slice(start + 1, end + 1).toLowerCase(), start: start + 1 };
+function wordBefore(text: string, codes: Uint8Array, at: number): { word: string; start: number } {
+  const last = cueWordLast(codes, at);
+  const start = cueWordStart(codes, last);
+  return { word: text.slice(start, last + 1).toLowerCase(), start };
 }
 
 /** [a-z'’-] in the sweep's code units (sweep.ts: "’" is 128). */
@@ -104,39 +115,43 @@ function tailEnd(codes: Uint8Array, from: number): number {
 
 /**
  * The capitalised words at `at` (a capital letter before a tail character, which the sweep checked),
- * for every rule: a look back per run. Returns where the scan for the next run resumes. The run is
- * measured first on the code units (`codes`, sweep.ts), as CAPITALISED would match it (greedy, and a
- * space can never be a tail character, so there is nothing to backtrack into): a single word after a
- * word character or after an ordinary word — most of them — is decided without running the regex.
+ * for every rule: a look back per run. Returns where the scan for the next run resumes (the run's
+ * end). A run is one to three capitalised words, as /[A-Z][a-z'’-]{1,24}(?: [A-Z][a-z'’-]{1,24}){0,2}/
+ * would match it (greedy, and a space is never a tail character, so there is nothing to backtrack
+ * into), measured on the code units (`codes`, sweep.ts); what stands before the run decides whether
+ * it is a name or a place. Most runs are one word after a word character or an ordinary word, and
+ * are decided here without reading further.
  */
 export function namesAt(text: string, codes: Uint8Array, at: number, emit: Emit): number {
   const firstEnd = tailEnd(codes, at + 1);
   let end = firstEnd;
   for (let more = 0; more < 2 && codes[end] === 32 && isCapital(codes[end + 1]!) && isTail(codes[end + 2]!); more++) end = tailEnd(codes, end + 2);
-  if (end === firstEnd && ((at > 0 && allowed(CUE_CHAR, text.charCodeAt(at - 1))) || !mayCue(text, at))) return end;
-  return attempt(text, CAPITALISED, at, emit, onCapitalised);
+  if (at > 0 && allowed(CUE_CHAR, codes[at - 1]!)) return end;
+  const cued = mayCue(codes, at);
+  if (end === firstEnd && !cued) return end;
+  capitalised(text, codes, at, end, cued, emit);
+  return end;
 }
 
-function onCapitalised(text: string, m: RegExpExecArray, emit: Emit): void {
-  const start = m.index;
-  const end = start + m[0].length;
-  if (start > 0 && allowed(CUE_CHAR, text.charCodeAt(start - 1))) return;
-  // Most runs are one word after ordinary text: decided without splitting or reading back far.
-  const firstSpace = m[0].indexOf(" ");
-  const first = firstSpace < 0 ? m[0] : m[0].slice(0, firstSpace);
+/** The run [start, end) of capitalised words, not after a word character; `cued`: as `mayCue` says of it. */
+function capitalised(text: string, codes: Uint8Array, start: number, end: number, cued: boolean, emit: Emit): void {
+  const run = text.slice(start, end);
+  const firstSpace = run.indexOf(" ");
+  const first = firstSpace < 0 ? run : run.slice(0, firstSpace);
   // "Mr Smith": the title is part of the run of capitalised words.
   if (firstSpace > 0 && TITLES.has(first)) return report(text, start + first.length + 1, end, PERSON, emit);
-  // One word: only a house number or a cue word before it can make it a finding.
-  if (firstSpace < 0 && !mayCue(text, start)) return;
-  const cue = wordBefore(text, start);
-  if (text.charCodeAt(start - 1) === 32 && HOUSE_NUMBER.test(cue.word) && STREET_SUFFIXES.has(m[0].slice(m[0].lastIndexOf(" ") + 1))) {
-    const houseStart = cue.start;
-    if (houseStart === 0 || !allowed(CUE_CHAR, text.charCodeAt(houseStart - 1))) return report(text, houseStart, end, LOCATION, emit, 0.6);
-  }
-  if (CUE_WORDS.has(cue.word)) {
-    const before = text.slice(Math.max(0, start - LOOK_BEHIND), start);
-    if (TITLE_BEFORE.test(before) || INTRO_BEFORE.test(before)) return report(text, start, end, PERSON, emit);
-    if (PLACE_BEFORE.test(before)) return report(text, start, end, LOCATION, emit, 0.45);
+  // A house number or a cue word before the run: only where the word before may be one.
+  if (cued) {
+    const cue = wordBefore(text, codes, start);
+    if (codes[start - 1] === 32 && HOUSE_NUMBER.test(cue.word) && STREET_SUFFIXES.has(run.slice(run.lastIndexOf(" ") + 1))) {
+      const houseStart = cue.start;
+      if (houseStart === 0 || !allowed(CUE_CHAR, text.charCodeAt(houseStart - 1))) return report(text, houseStart, end, LOCATION, emit, 0.6);
+    }
+    if (CUE_WORDS.has(cue.word)) {
+      const before = text.slice(Math.max(0, start - LOOK_BEHIND), start);
+      if (TITLE_BEFORE.test(before) || INTRO_BEFORE.test(before)) return report(text, start, end, PERSON, emit);
+      if (PLACE_BEFORE.test(before)) return report(text, start, end, LOCATION, emit, 0.45);
+    }
   }
   if (firstSpace > 0 && FIRST_NAMES.has(first)) report(text, start, end, PERSON, emit, 0.45);
 }

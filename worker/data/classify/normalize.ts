@@ -12,8 +12,6 @@
 
 export interface Folded {
   text: string;
-  /** The folded text is all ASCII (lower-casing it keeps every offset). */
-  ascii: boolean;
   /** Folded span → original span; absent when nothing was folded (offsets are the same). */
   toOriginal?: (start: number, end: number) => { start: number; end: number };
 }
@@ -79,7 +77,7 @@ function foldUnit(c: number): string | undefined {
 const NON_ASCII = /[^\x00-\x7f]/;
 
 export function fold(text: string): Folded {
-  if (!NON_ASCII.test(text)) return { text, ascii: true };
+  if (!NON_ASCII.test(text)) return { text };
   const out: string[] = [];
   // from[i]/to[i]: the original span that produced folded code unit i.
   const from: number[] = [];
@@ -118,7 +116,6 @@ export function fold(text: string): Folded {
   const folded = out.join("");
   return {
     text: folded,
-    ascii: !NON_ASCII.test(folded),
     toOriginal(start, end) {
       if (end <= start) return { start: from[start] ?? length, end: from[start] ?? length };
       return { start: from[start] ?? length, end: to[end - 1] ?? length };

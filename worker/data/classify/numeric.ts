@@ -34,16 +34,30 @@ export function numberRunAt(text: string, codes: Uint8Array, start: number, firs
     if (isDigit(codes[end]!)) lastDigit = end;
     end++;
   }
-  if (lastDigit + 1 - start >= MIN_RUN) numbersIn(text, start, lastDigit + 1, emit);
+  if (lastDigit + 1 - start >= MIN_RUN) numbersIn(text, codes, start, lastDigit + 1, emit);
   return lastDigit + 1;
 }
 
+/**
+ * A group of digits in a run, by position: its digits are read as a string (`digitsOf`) only where a
+ * validator needs them, after the checks on sizes and separators that most groups fail.
+ */
 interface Group {
   start: number;
   end: number;
-  digits: string;
+  /** How many digits (end - start). */
+  size: number;
   /** What stands between the previous group and this one ("" before the first). */
   sep: string;
+}
+
+const digitsOf = (text: string, g: Group) => text.slice(g.start, g.end);
+
+/** The digits of groups from..to (inclusive), without what stands between them. */
+function digitsFrom(text: string, groups: readonly Group[], from: number, to: number): string {
+  let digits = "";
+  for (let k = from; k <= to; k++) digits += digitsOf(text, groups[k]!);
+  return digits;
 }
 
 const CARD: Rule = { type: "CREDIT_CARD", category: "pci", level: 2, score: 0.9, numeric: true, context: ["card", "visa", "mastercard", "amex", "credit", "debit", "payment", "pay with"] };
@@ -63,16 +77,15 @@ const SE_PNR: Rule = { type: "SE_PERSONNUMMER", category: "pii", level: 2, score
 const SE_PNR_BARE: Rule = { ...SE_PNR, score: 0.35, requiresContext: true };
 const MRN: Rule = { type: "MEDICAL_RECORD_NUMBER", category: "phi", level: 2, score: 0.3, requiresContext: true, context: ["mrn", "medical record", "patient id", "patient number", "chart no", "chart number"] };
 
-function groupsOf(text: string, start: number, end: number): Group[] {
+function groupsOf(text: string, codes: Uint8Array, start: number, end: number): Group[] {
   const groups: Group[] = [];
   let sepStart = start;
   let i = start;
   while (i < end) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
+    if (isDigit(codes[i]!)) {
       const groupStart = i;
-      while (i < end && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
-      groups.push({ start: groupStart, end: i, digits: text.slice(groupStart, i), sep: text.slice(sepStart, groupStart) });
+      while (i < end && isDigit(codes[i]!)) i++;
+      groups.push({ start: groupStart, end: i, size: i - groupStart, sep: text.slice(sepStart, groupStart) });
       sepStart = i;
     } else i++;
   }
@@ -89,12 +102,15 @@ function cards(text: string, groups: readonly Group[], emit: Emit): void {
   while (i < groups.length) {
     let best = -1;
     let bestRule = CARD;
-    let digits = "";
+    let size = 0;
     for (let j = i; j < groups.length && j <= i + 5; j++) {
       const g = groups[j]!;
-      if (j > i && ((g.sep !== " " && g.sep !== "-") || g.sep !== groups[i + 1]!.sep || g.digits.length < 3 || groups[i]!.digits.length !== 4)) break;
-      digits += g.digits;
-      if (digits.length > 19) break;
+      if (j > i && ((g.sep !== " " && g.sep !== "-") || g.sep !== groups[i + 1]!.sep || g.size < 3 || groups[i]!.size !== 4)) break;
+      size += g.size;
+      if (size > 19) break;
+      // No card number (Maestro's included) is shorter than 12 digits.
+      if (size < 12) continue;
+      const digits = digitsFrom(text, groups, i, j);
       if (creditCard(digits)) [best, bestRule] = [j, CARD];
       else if (maestro(digits)) [best, bestRule] = [j, MAESTRO];
     }
@@ -110,7 +126,8 @@ function cards(text: string, groups: readonly Group[], emit: Emit): void {
 function ssns(text: string, groups: readonly Group[], emit: Emit): void {
   for (let i = 0; i + 2 < groups.length; i++) {
     const [a, b, c] = [groups[i]!, groups[i + 1]!, groups[i + 2]!];
-    if ((b.sep === "-" || b.sep === " ") && c.sep === b.sep && usSsn(a.digits, b.digits, c.digits)) {
+    if (a.size !== 3 || b.size !== 2 || c.size !== 4) continue;
+    if ((b.sep === "-" || b.sep === " ") && c.sep === b.sep && usSsn(digitsOf(text, a), digitsOf(text, b), digitsOf(text, c))) {
       report(text, a.start, c.end, SSN, emit, b.sep === "-" ? SSN.score : 0.5);
       i += 2;
     }
@@ -132,21 +149,22 @@ function phones(text: string, groups: readonly Group[], emit: Emit): void {
     const paren = groups[i]!.sep.endsWith("(");
     let best = -1;
     let bestScore = 0;
-    let digits = "";
-    let shape = "";
-    let seps = "";
+    let size = 0;
+    let shape = 0;
+    let sep: string | undefined;
     let smallest = Infinity;
     let largest = 0;
     for (let j = i; j < groups.length && j <= i + 6; j++) {
       const g = groups[j]!;
-      if (j > i && (!PHONE_SEPARATORS.has(g.sep) || (j > i + 1 && g.digits.length < 2))) break;
-      if (j > i) seps += g.sep;
-      digits += g.digits;
-      shape += j > i ? `,${g.digits.length}` : `${g.digits.length}`;
-      smallest = Math.min(smallest, g.digits.length);
-      largest = Math.max(largest, g.digits.length);
-      if (digits.length > 15) break;
-      const score = phoneScore(digits, plus, paren, j - i + 1, shape, seps, smallest, largest);
+      if (j > i && (!PHONE_SEPARATORS.has(g.sep) || (j > i + 1 && g.size < 2))) break;
+      if (j > i) sep = j === i + 1 || g.sep === sep ? g.sep : undefined;
+      size += g.size;
+      shape = shape * 16 + g.size;
+      smallest = Math.min(smallest, g.size);
+      largest = Math.max(largest, g.size);
+      if (size > 15) break;
+      // Seven digits is the shortest phone number: shorter windows are not read.
+      const score = size < 7 ? 0 : phoneScore(digitsFrom(text, groups, i, j), plus, paren, j - i + 1, shape, sep, smallest, largest);
       if (score > 0) [best, bestScore] = [j, score];
     }
     if (best < 0) {
@@ -161,18 +179,19 @@ function phones(text: string, groups: readonly Group[], emit: Emit): void {
 }
 
 /**
- * `shape`: the window's group sizes ("3,3,4"), `smallest` and `largest` of them; `seps`: the
- * separators between its groups; `paren`: the first group is in parentheses.
+ * `shape`: the window's group sizes as hex digits (0x334 is 3-3-4; a window has at most 15 digits, so
+ * each size is one hex digit), `smallest` and `largest` of them; `sep`: the separator between its
+ * groups when it is the same between all of them; `paren`: the first group is in parentheses.
  */
-function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: string, seps: string, smallest: number, largest: number): number {
+function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: number, sep: string | undefined, smallest: number, largest: number): number {
   if (digits.length < 7) return 0;
   if (plus) return internationalNumber(digits) ? 0.75 : 0;
   if (digits.startsWith("00") && count > 1) return internationalNumber(digits.slice(2)) ? 0.7 : 0;
   // Shapes that are something else: ZIP+4 (5-4) and SSN-like (3-2-4) with dashes, and dates.
-  if ((shape === "5,4" && seps === "-") || (shape === "3,2,4" && seps === "--")) return 0;
-  if ((shape === "4,2,2" || shape === "2,2,4") && (seps === "--" || seps === "//" || seps === "..")) return 0;
+  if ((shape === 0x54 || shape === 0x324) && sep === "-") return 0;
+  if ((shape === 0x422 || shape === 0x224) && (sep === "-" || sep === "/" || sep === ".")) return 0;
   if (count === 1) return digits.length >= 8 && digits.length <= 12 && !digits.startsWith("00") ? 0.15 : 0;
-  if (nanpNumber(digits) && (shape === "3,3,4" || shape === "1,3,3,4" || (shape === "3,7" && paren))) return 0.6;
+  if (nanpNumber(digits) && (shape === 0x334 || shape === 0x1334 || (shape === 0x37 && paren))) return 0.6;
   if (trunkNumber(digits) && smallest >= 2) return 0.5;
   if (digits.length >= 12 && digits.length <= 13 && digits[0] === "0") return 0.35;
   // Grouped digits of a plausible length with no other sign: a phone number only with context.
@@ -180,13 +199,19 @@ function phoneScore(digits: string, plus: boolean, paren: boolean, count: number
   return 0;
 }
 
-const octet = (g: Group) => g.digits.length <= 3 && (g.digits.length === 1 || g.digits[0] !== "0") && Number(g.digits) <= 255;
+/** 0–255 without a leading zero, read from the code units (a group of at most three digits). */
+function octet(codes: Uint8Array, g: Group): boolean {
+  if (g.size > 3 || (g.size > 1 && codes[g.start] === 48)) return false;
+  let value = 0;
+  for (let k = g.start; k < g.end; k++) value = value * 10 + codes[k]! - 48;
+  return value <= 255;
+}
 
-function ipv4s(text: string, groups: readonly Group[], emit: Emit): void {
+function ipv4s(text: string, codes: Uint8Array, groups: readonly Group[], emit: Emit): void {
   for (let i = 0; i + 3 < groups.length; i++) {
     if (i > 0 && groups[i]!.sep === ".") continue;
     let k = 0;
-    while (k < 4 && (k === 0 || groups[i + k]!.sep === ".") && octet(groups[i + k]!)) k++;
+    while (k < 4 && (k === 0 || groups[i + k]!.sep === ".") && octet(codes, groups[i + k]!)) k++;
     if (k < 4 || groups[i + 4]?.sep === ".") continue;
     report(text, groups[i]!.start, groups[i + 3]!.end, IPV4, emit);
     i += 3;
@@ -197,41 +222,43 @@ function ipv4s(text: string, groups: readonly Group[], emit: Emit): void {
 function contextual(text: string, groups: readonly Group[], emit: Emit): void {
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i]!;
-    const n = g.digits.length;
+    const n = g.size;
     if (n >= 6 && n <= 17) {
-      if (n === 9 && abaRouting(g.digits)) report(text, g.start, g.end, ABA, emit);
+      // Only the validators of 9 to 12 digits read them.
+      const digits = n >= 9 && n <= 12 ? digitsOf(text, g) : "";
+      if (n === 9 && abaRouting(digits)) report(text, g.start, g.end, ABA, emit);
       else if (n >= 8) report(text, g.start, g.end, BANK, emit);
-      if (n === 9 && usSsn(g.digits.slice(0, 3), g.digits.slice(3, 5), g.digits.slice(5))) report(text, g.start, g.end, SSN_BARE, emit);
-      if (n === 10 && ukNhs(g.digits)) report(text, g.start, g.end, NHS, emit);
-      if (n === 11 && deTaxId(g.digits)) report(text, g.start, g.end, DE_TAX, emit);
-      if ((n === 10 || n === 12) && sePersonnummer(g.digits)) report(text, g.start, g.end, SE_PNR_BARE, emit);
+      if (n === 9 && usSsn(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5))) report(text, g.start, g.end, SSN_BARE, emit);
+      if (n === 10 && ukNhs(digits)) report(text, g.start, g.end, NHS, emit);
+      if (n === 11 && deTaxId(digits)) report(text, g.start, g.end, DE_TAX, emit);
+      if ((n === 10 || n === 12) && sePersonnummer(digits)) report(text, g.start, g.end, SE_PNR_BARE, emit);
       if (n <= 10) report(text, g.start, g.end, MRN, emit);
     }
     const next = groups[i + 1];
-    if (next && next.sep === "-" && (n === 6 || n === 8) && next.digits.length === 4 && sePersonnummer(g.digits + next.digits)) {
+    if (next && next.sep === "-" && (n === 6 || n === 8) && next.size === 4 && sePersonnummer(digitsFrom(text, groups, i, i + 1))) {
       report(text, g.start, next.end, SE_PNR, emit);
     }
     if (n === 3 && i + 2 < groups.length) {
       const [b, c] = [groups[i + 1]!, groups[i + 2]!];
-      if (b.digits.length === 3 && c.digits.length === 4 && c.sep === b.sep && ukNhs(g.digits + b.digits + c.digits)) report(text, g.start, c.end, NHS, emit);
+      if (b.size === 3 && c.size === 4 && c.sep === b.sep && ukNhs(digitsFrom(text, groups, i, i + 2))) report(text, g.start, c.end, NHS, emit);
     }
     if (n === 2 && i + 3 < groups.length) {
       const rest = [groups[i + 1]!, groups[i + 2]!, groups[i + 3]!];
-      if (rest.every((x) => x.digits.length === 3 && x.sep === " ") && deTaxId(g.digits + rest.map((x) => x.digits).join(""))) report(text, g.start, rest[2]!.end, DE_TAX, emit);
+      if (rest.every((x) => x.size === 3 && x.sep === " ") && deTaxId(digitsFrom(text, groups, i, i + 3))) report(text, g.start, rest[2]!.end, DE_TAX, emit);
     }
   }
 }
 
-function numbersIn(text: string, start: number, end: number, emit: Emit): void {
-  const groups = groupsOf(text, start, end);
-  if (groups.length === 1 && groups[0]!.digits.length < 6) return;
+function numbersIn(text: string, codes: Uint8Array, start: number, end: number, emit: Emit): void {
+  const groups = groupsOf(text, codes, start, end);
+  if (groups.length === 1 && groups[0]!.size < 6) return;
   let digits = 0;
-  for (const g of groups) digits += g.digits.length;
+  for (const g of groups) digits += g.size;
   if (digits < 4) return;
   // A card number has at least 12 digits, a phone number 7, an SSN 3 groups, an IPv4 address 4.
   if (digits >= 12) cards(text, groups, emit);
   if (groups.length >= 3) ssns(text, groups, emit);
   if (digits >= 7) phones(text, groups, emit);
-  if (groups.length >= 4) ipv4s(text, groups, emit);
+  if (groups.length >= 4) ipv4s(text, codes, groups, emit);
   contextual(text, groups, emit);
 }

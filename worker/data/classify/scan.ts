@@ -32,6 +32,8 @@ const NOT_PII = ["order", "invoice", "tracking", "version", "isbn", "sku", "seri
 const lists = new Map<readonly string[], number>();
 /** Words by their first two characters (ASCII, c1 * 128 + c2): each with the bits of its lists. */
 let byPair: Array<Array<{ word: string; bits: number }> | undefined> = pairTable();
+/** Per pair, the bits of all its words: the walk reads the words of a pair only when this has a bit it lacks. */
+let pairBits = new Uint32Array(128 * 128);
 
 /** A table of every pair, filled (a sparse array would be a dictionary, slow to index). */
 function pairTable(): Array<Array<{ word: string; bits: number }> | undefined> {
@@ -46,6 +48,7 @@ function listBit(words: readonly string[]): number {
   lists.set(words, bit);
   if (bit !== 0) {
     byPair = pairTable();
+    pairBits = new Uint32Array(128 * 128);
     for (const [list, b] of lists) {
       for (const word of list) {
         // A word shorter than two characters, or not ASCII, is searched the other way (bit 0).
@@ -53,7 +56,9 @@ function listBit(words: readonly string[]): number {
           lists.set(list, 0);
           continue;
         }
-        const entries = (byPair[word.charCodeAt(0) * 128 + word.charCodeAt(1)] ??= []);
+        const pair = word.charCodeAt(0) * 128 + word.charCodeAt(1);
+        pairBits[pair]! |= b;
+        const entries = (byPair[pair] ??= []);
         const entry = entries.find((e) => e.word === word);
         if (entry) entry.bits |= b;
         else entries.push({ word, bits: b });
@@ -67,7 +72,13 @@ function listBit(words: readonly string[]): number {
 
 /** Code units lower-cased (ASCII capitals; the sweep's code units are bytes). */
 const LOWER = Uint8Array.from({ length: 256 }, (_, c) => (c >= 65 && c <= 90 ? c + 32 : c));
-/** `around` of an ASCII text, in a buffer reused from call to call (cleared by `contextFor`). */
+/** 1 for the ASCII letters (as `isLetter`), by code unit. */
+const LETTER = Uint8Array.from({ length: 256 }, (_, c) => (isLetter(c) ? 1 : 0));
+/**
+ * The window `windowBits` walks, read in place (copying it cost as much as reading it): `around` is
+ * codes[from, start), a space, then codes[end, to). Set per walk (classification is synchronous).
+ */
+/** `around` of an ASCII text, lower-cased, in a buffer reused from call to call (cleared by `contextFor`). */
 const around = new Uint8Array(CONTEXT_BEFORE + 1 + CONTEXT_AFTER);
 
 /** Bits of the lists with a word in the window around [start, end) of the ASCII text of `codes`. */
@@ -75,22 +86,30 @@ function windowBits(codes: Uint8Array, textLength: number, start: number, end: n
   const from = Math.max(0, start - CONTEXT_BEFORE);
   const to = Math.min(textLength, end + CONTEXT_AFTER);
   let length = 0;
-  for (let i = from; i < start; i++) around[length++] = codes[i]!;
+  for (let i = from; i < start; i++) around[length++] = LOWER[codes[i]!]!;
   around[length++] = 32;
-  for (let i = end; i < to; i++) around[length++] = codes[i]!;
+  for (let i = end; i < to; i++) around[length++] = LOWER[codes[i]!]!;
   let bits = 0;
-  let afterLetter = false;
+  // All bits at a word start, none inside a word (LETTER is 1 or 0): the pair at every position is
+  // looked up, and only a pair some word starts with, at a word start, is read further. No branch on
+  // the characters themselves, which follow no pattern a processor could predict.
+  let wordStart = -1;
   for (let p = 0; p + 1 < length; p++) {
-    const c = LOWER[around[p]!]!;
-    const entries = afterLetter ? undefined : byPair[c * 128 + LOWER[around[p + 1]!]!];
-    afterLetter = isLetter(c);
-    if (!entries) continue;
-    for (const { word, bits: b } of entries) {
-      if ((bits & b) === b || p + word.length > length) continue;
-      let k = 2;
-      while (k < word.length && LOWER[around[p + k]!] === word.charCodeAt(k)) k++;
-      if (k === word.length) bits |= b;
-    }
+    const c = around[p]!;
+    const pair = c * 128 + around[p + 1]!;
+    if ((pairBits[pair]! & wordStart & ~bits) !== 0) bits |= wordBitsAt(p, length, byPair[pair]!, bits);
+    wordStart = LETTER[c]! - 1;
+  }
+  return bits;
+}
+
+/** Bits of the words of `entries` (one pair's, the pair at p) that `around` holds whole at p, of those not yet in `bits`. */
+function wordBitsAt(p: number, length: number, entries: ReadonlyArray<{ word: string; bits: number }>, bits: number): number {
+  for (const { word, bits: b } of entries) {
+    if ((bits & b) === b || p + word.length > length) continue;
+    let k = 2;
+    while (k < word.length && around[p + k] === word.charCodeAt(k)) k++;
+    if (k === word.length) bits |= b;
   }
   return bits;
 }
@@ -141,7 +160,8 @@ export function contextFor(text: string | undefined, asciiCodesOfText?: Uint8Arr
   asciiText = asciiCodesOfText ? text : undefined;
   asciiCodes = asciiCodesOfText;
   last = NOTHING;
-  around.fill(0);
+  // Cleared when a classification ends (it starts cleared, then).
+  if (text === undefined) around.fill(0);
 }
 
 export interface Rule {
@@ -204,6 +224,18 @@ export function attempt(text: string, pattern: RegExp, at: number, emit: Emit, o
   if (!match) return -1;
   const resume = onMatch(text, match, emit);
   return typeof resume === "number" ? Math.max(resume, match.index + 1) : match.index + Math.max(1, match[0].length);
+}
+
+/**
+ * `scan` for a sticky regex whose every match starts with `literal`: the regex is tried only where
+ * indexOf finds the literal (the leftmost match from a position is at the first occurrence where one
+ * matches), so the text is not walked by the regex.
+ */
+export function scanAt(text: string, literal: string, pattern: RegExp, emit: Emit, onMatch: OnMatch): void {
+  for (let at = text.indexOf(literal); at >= 0; ) {
+    const resume = attempt(text, pattern, at, emit, onMatch);
+    at = text.indexOf(literal, resume >= 0 ? resume : at + 1);
+  }
 }
 
 /** A lookup table of ASCII characters from ranges written like a regex class body ("A-Za-z0-9_"). */

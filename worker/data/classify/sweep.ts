@@ -1,13 +1,13 @@
 /**
  * One pass over the text finds where the position-anchored scanners may match, and tries each there:
- * number runs, provider key prefixes, IBANs, NIF/NIE, DEA numbers, ICD-10 codes, Base58 addresses and
- * capitalised words (names). Each scanner's regex is tried sticky at a position only where a cheap
- * check on a few characters — a necessary condition of that regex — holds, and each keeps its own
- * resume point, so it matches exactly where a scan of the text with that regex alone would. Scanners
- * keyed on a rarer literal ("@", ":", "=", "://", "-----BEGIN ", "Q~", "bc1", "0x") find it with
- * indexOf instead (detect.ts). Every findings list stays in its scanner's own order.
+ * number runs, provider key prefixes, IBANs, NIF/NIE, DEA numbers, ICD-10 codes, Base58 and Ethereum
+ * addresses and capitalised words (names). Each scanner's regex is tried sticky at a position only
+ * where a cheap check on a few characters — a necessary condition of that regex — holds, and each
+ * keeps its own resume point, so it matches exactly where a scan of the text with that regex alone
+ * would. Scanners keyed on a rarer literal ("@", ":", "=", "://", "-----BEGIN ", "Q~", "bc1") find it
+ * with indexOf instead (detect.ts). Every findings list stays in its scanner's own order.
  */
-import { base58At, deaAt, ibanAt, icd10At, nifAt } from "./identifiers.ts";
+import { base58At, deaAt, ethAt, ibanAt, icd10At, nifAt } from "./identifiers.ts";
 import { namesAt } from "./names.ts";
 import { numberRunAt } from "./numeric.ts";
 import type { Emit } from "./scan.ts";
@@ -30,17 +30,15 @@ const DEA_FIRST = 128;
 /** [A-TV-Z]: an ICD-10 code's letter. */
 const ICD_LETTER = 256;
 const DOT = 512;
-/** [1-9A-HJ-NP-Za-km-z]: a Base58 character. */
-const BASE58 = 1024;
 /** [a-z'-] (and the non-ASCII "’"): what follows the capital letter of a name. */
-const NAME_TAIL = 2048;
+const NAME_TAIL = 1024;
 /** A character some key prefix starts with. */
-const KEY_FIRST = 4096;
+const KEY_FIRST = 2048;
 
 /** Code units as the sweep reads them: ASCII as is, "’" as RIGHT_QUOTE, any other as OTHER. */
 const RIGHT_QUOTE = 128;
 const OTHER = 255;
-/** Room past the end, so the look-ahead of the checks (at most 25) reads padding (no flags), never past the array. */
+/** Room past the end, so the look-ahead of the checks (at most 25, base58At) reads padding (no flags), never past the array. */
 const PADDING = 32;
 
 const FLAGS = (() => {
@@ -66,7 +64,6 @@ const FLAGS = (() => {
   mark("ABCDEFGHJKLMPRSTUX", DEA_FIRST);
   mark(range("A", "T") + range("V", "Z"), ICD_LETTER);
   mark(".", DOT);
-  mark(range("1", "9") + range("A", "H") + range("J", "N") + range("P", "Z") + range("a", "k") + range("m", "z"), BASE58);
   mark(`${lower}'-`, NAME_TAIL);
   flags[RIGHT_QUOTE] = NAME_TAIL;
   for (let pair = 0; pair < KEY_STARTS.length; pair++) if (KEY_STARTS[pair]) flags[pair >> 7]! |= KEY_FIRST;
@@ -111,29 +108,44 @@ const encoder = new TextEncoder();
 
 /** Reused from call to call (a fresh megabyte per text costs more in collection than in copying). */
 let buffer = new Uint8Array(4096);
+/** How many bytes of `buffer` hold something since the last `releaseCodes` (the rest is zero). */
+let dirty = 0;
+
+export interface Codes {
+  codes: Uint8Array;
+  /** The text is all ASCII (lower-casing it keeps every offset). */
+  ascii: boolean;
+}
 
 /**
- * The text as one byte per code unit (a typed array is read about twice as fast as `charCodeAt`):
- * ASCII text is encoded as is (UTF-8 of ASCII is ASCII), other text is mapped unit by unit. The
- * bytes are valid until `releaseCodes`, which zeroes them (no text outlives the call; the padding
- * past the text stays zero).
+ * The text as one byte per code unit (a typed array is read about twice as fast as `charCodeAt`).
+ * The text is encoded as UTF-8 first: when every code unit became one byte, the text is ASCII and
+ * the bytes are its code units (so this is also the ASCII check, in one fast pass); other text is
+ * mapped unit by unit. The bytes are valid until `releaseCodes`, which zeroes them (no text outlives
+ * the call; the padding past the text stays zero).
  */
-export function codesOf(text: string, ascii: boolean): Uint8Array {
-  if (buffer.length < text.length + PADDING) buffer = new Uint8Array(text.length + PADDING);
-  const codes = buffer;
-  if (ascii) {
-    encoder.encodeInto(text, codes);
-    return codes;
+export function codesOf(text: string): Codes {
+  if (buffer.length < text.length + PADDING) {
+    releaseCodes();
+    buffer = new Uint8Array(text.length + PADDING);
   }
+  const codes = buffer;
+  const { read, written } = encoder.encodeInto(text, codes);
+  // Past the text, zero: what the encoder wrote there (UTF-8 of other text is longer) or an earlier call left.
+  const stale = Math.max(dirty, written);
+  if (stale > text.length) codes.fill(0, text.length, stale);
+  dirty = text.length;
+  if (read === text.length && written === text.length) return { codes, ascii: true };
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     codes[i] = c < 128 ? c : c === 0x2019 ? RIGHT_QUOTE : OTHER;
   }
-  return codes;
+  return { codes, ascii: false };
 }
 
-export function releaseCodes(length: number): void {
-  buffer.fill(0, 0, length);
+export function releaseCodes(): void {
+  buffer.fill(0, 0, dirty);
+  dirty = 0;
 }
 
 /** Where each scanner's findings go (each keeps its own list, in its own order). */
@@ -145,6 +157,8 @@ export interface SweepEmits {
   deas: Emit;
   icd10s: Emit;
   base58s: Emit;
+  /** Ethereum addresses (segwit ones, found by their prefix, join them: detect.ts). */
+  wallets: Emit;
   names: Emit;
 }
 
@@ -158,6 +172,7 @@ export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void 
   let deaFrom = 0;
   let icdFrom = 0;
   let base58From = 0;
+  let ethFrom = 0;
   let nameFrom = 0;
   const length = text.length;
   // The code units before i (0 before the start: no flags, like no character), at i and after it.
@@ -173,7 +188,7 @@ export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void 
     const f = FLAGS[c]!;
     const n = FLAGS[next]!;
     if ((f & KEY_FIRST) !== 0 && i >= keyFrom && next < 128 && KEY_STARTS[c * 128 + next] === 1) {
-      const resume = prefixedKeyAt(text, i, emits.keys);
+      const resume = prefixedKeyAt(text, codes, i, emits.keys);
       if (resume >= 0) keyFrom = resume;
     }
     if ((f & UPPER) !== 0 && (n & NAME_TAIL) !== 0 && i >= nameFrom) {
@@ -188,8 +203,8 @@ export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void 
         const resume = ibanAt(text, i, emits.ibans);
         if (resume >= 0) ibanFrom = resume;
       }
-      if (i >= nifFrom && ((f & DIGIT) !== 0 ? (FLAGS[codes[i + 6]!]! & DIGIT) !== 0 : (f & NIE_LETTER) !== 0 && (n & DIGIT) !== 0 && (FLAGS[codes[i + 7]!]! & DIGIT) !== 0)) {
-        const resume = nifAt(text, i, emits.nifs);
+      if (i >= nifFrom && ((f & DIGIT) !== 0 || ((f & NIE_LETTER) !== 0 && (n & DIGIT) !== 0))) {
+        const resume = nifAt(text, codes, i, emits.nifs);
         if (resume >= 0) nifFrom = resume;
       }
       if ((f & DEA_FIRST) !== 0 && ((n & UPPER) !== 0 || next === 57) && i >= deaFrom && (FLAGS[codes[i + 8]!]! & DIGIT) !== 0) {
@@ -200,9 +215,14 @@ export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void 
         const resume = icd10At(text, i, emits.icd10s);
         if (resume >= 0) icdFrom = resume;
       }
-      if ((f & BASE58_FIRST) !== 0 && i >= base58From && (FLAGS[codes[i + 25]!]! & BASE58) !== 0) {
-        const resume = base58At(text, i, emits.base58s);
+      if ((f & BASE58_FIRST) !== 0 && i >= base58From) {
+        const resume = base58At(text, codes, i, emits.base58s);
         if (resume >= 0) base58From = resume;
+      }
+      // "0x": an Ethereum address.
+      if (c === 48 && next === 120 && i >= ethFrom) {
+        const resume = ethAt(text, i, emits.wallets);
+        if (resume >= 0) ethFrom = resume;
       }
     }
   }

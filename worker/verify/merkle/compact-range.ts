@@ -6,7 +6,7 @@
  * so that the log can store it: proofs are later assembled from those stored nodes.
  */
 import { isOdd, shiftRight } from "./bits.ts";
-import { EMPTY_TREE_ROOT, type Hash, nodeHash } from "./hash.ts";
+import { EMPTY_TREE_ROOT, type Hash, nodeHashSync } from "./hash.ts";
 
 /** A perfect subtree's root: `level` 0 is a leaf; it covers leaves [index·2^level, (index+1)·2^level). */
 export interface MerkleNode {
@@ -34,7 +34,8 @@ export interface AppendResult {
 
 /**
  * Appends `leafHashes` to the tree of `size` leaves whose frontier is `frontier` (as positioned by
- * `frontierPositions(size)`). Pure: the inputs are not modified.
+ * `frontierPositions(size)`). Pure: the inputs are not modified. Hashes synchronously (`nodeHashSync`):
+ * the log's write path calls this once per commit, with O(log n) small nodes to hash.
  */
 export async function appendLeaves(size: number, frontier: readonly Hash[], leafHashes: readonly Hash[]): Promise<AppendResult> {
   const stack = [...frontier];
@@ -48,20 +49,24 @@ export async function appendLeaves(size: number, frontier: readonly Hash[], leaf
     while (isOdd(shiftRight(next, level))) {
       const left = stack.pop();
       if (left === undefined) throw new RangeError(`frontier too short for a tree of ${size} leaves`);
-      carry = await nodeHash(left, carry);
+      carry = nodeHashSync(left, carry);
       level++;
       created.push({ level, index: shiftRight(next, level), hash: carry });
     }
     stack.push(carry);
     next++;
   }
-  return { size: next, frontier: stack, root: await foldFrontier(stack), created };
+  return { size: next, frontier: stack, root: foldFrontierSync(stack), created };
+}
+
+function foldFrontierSync(frontier: readonly Hash[]): Hash {
+  let root = frontier.at(-1);
+  if (root === undefined) return EMPTY_TREE_ROOT;
+  for (let i = frontier.length - 2; i >= 0; i--) root = nodeHashSync(frontier[i] as Hash, root);
+  return root;
 }
 
 /** MTH of the tree whose compact range [0, n) is `frontier`. */
 export async function foldFrontier(frontier: readonly Hash[]): Promise<Hash> {
-  let root = frontier.at(-1);
-  if (root === undefined) return EMPTY_TREE_ROOT;
-  for (let i = frontier.length - 2; i >= 0; i--) root = await nodeHash(frontier[i] as Hash, root);
-  return root;
+  return foldFrontierSync(frontier);
 }
