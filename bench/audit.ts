@@ -49,6 +49,8 @@ interface AuditBench {
   parts: { readRpcMs: number; readRpcCpuMs: number; commitMs: number; commitCpuMs: number; fdatasyncP50Ms: number; fdatasyncP10Ms: number };
   checkpoint: { p50Ms: number };
   probe: ProbeResult;
+  /** The disk's fdatasync p50 / p10 right after the probe (the disk's latency varies with other load). */
+  probeFdatasync: { p50Ms: number; p10Ms: number };
   /** workerd's CPU per call split by part (perf), when perf runs here. */
   profile: ProfiledKind[] | undefined;
 }
@@ -108,21 +110,22 @@ export async function benchAudit(log: (line: string) => void = console.log): Pro
       bindings: {},
       durableObjects: { AUDIT_LOG: { className: "AuditLog", useSQLite: true }, KEY_RING: { className: "KeyRing", useSQLite: true } },
     });
-    let measured: Omit<AuditBench, "probe" | "profile">;
+    let measured: Omit<AuditBench, "probe" | "probeFdatasync" | "profile">;
     try {
       measured = await measure(worker.url, () => worker.cpuSeconds(), log);
     } finally {
       await worker.dispose();
     }
     const probe = await probeCommits(log);
+    const probeFdatasync = fdatasyncLatency();
     const profile = perfAvailable() ? await profileKinds(["ping", "insert-sync", "audit-append"], PROFILE_CALLS) : undefined;
-    return { ...measured, probe, profile };
+    return { ...measured, probe, probeFdatasync, profile };
   } finally {
     removeBuild(build);
   }
 }
 
-async function measure(url: string, cpu: () => number | undefined, log: (line: string) => void): Promise<Omit<AuditBench, "probe" | "profile">> {
+async function measure(url: string, cpu: () => number | undefined, log: (line: string) => void): Promise<Omit<AuditBench, "probe" | "probeFdatasync" | "profile">> {
   const loadAverage = loadavg();
   const throughput: AuditBench["throughput"] = [];
   for (const { via, inflight, batch } of MODES) {
@@ -213,6 +216,9 @@ function markdown(result: AuditBench): string {
     `Verdict on this machine: ${best.toFixed(0)} records/s p50 from concurrent requests (target ${best >= 2000 ? "met" : "not met"});`,
     `the audit step ${f(result.step.p50Ms)} ms p50 (target not met, and not reachable here: the bare durable`,
     `commit of one INSERT in workerd, with no code of ours, takes ${f(commit.disk.wallMs)} ms on this disk; see "The floor").`,
+    `The disk's fdatasync p50 was ${f(result.parts.fdatasyncP50Ms)} ms while the step was measured and ${f(result.probeFdatasync.p50Ms)} ms after`,
+    "the probe: where they differ, other load on the machine moved the disk's latency between the two, and the",
+    "probe's tmpfs columns and CPU figures are the ones to compare.",
     "",
     `## Appends to one tenant log (${THROUGHPUT_RECORDS} records a batch, ${THROUGHPUT_BATCHES} batches)`,
     "",

@@ -4,6 +4,7 @@
  * it) would. A hash over canonical JSON must commit to exactly the value the caller handed over, so
  * a silently omitted field is not acceptable. Web APIs only.
  */
+import canonicalize from "canonicalize";
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -22,10 +23,11 @@ export class NotJsonError extends TypeError {
 
 /**
  * Nesting bound for the walk. Far above any honest record, and low enough that the recursion in
- * `assertJson` stays well inside the isolate's stack.
+ * `refusalOf` stays well inside the isolate's stack.
  */
 const MAX_DEPTH = 64;
 
+const SURROGATE = /[\uD800-\uDFFF]/;
 // A UTF-16 surrogate that is not part of a pair: RFC 8785 §3.2.2.2 (via I-JSON) forbids it.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -43,110 +45,60 @@ function isPlainObject(value: object): boolean {
  * strings, dense arrays and plain objects, without cycles. `toJSON` is deliberately not honoured: a
  * `Date` or a class instance is refused, so what is hashed is what was checked.
  */
-export function assertJson(value: unknown, path = "", depth = 0): asserts value is JsonValue {
-  if (depth > MAX_DEPTH) throw new NotJsonError(path, `nested deeper than ${MAX_DEPTH}`);
-  switch (typeof value) {
-    case "boolean":
-      return;
-    case "string":
-      if (LONE_SURROGATE.test(value)) throw new NotJsonError(path, "string holds a lone surrogate");
-      return;
-    case "number":
-      if (!Number.isFinite(value)) throw new NotJsonError(path, `${value} is not a JSON number`);
-      return;
-    case "object": {
-      if (value === null) return;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          if (!(i in value)) throw new NotJsonError(pointer(path, i), "array has a hole");
-          assertJson(value[i], pointer(path, i), depth + 1);
-        }
-        return;
-      }
-      if (!isPlainObject(value)) throw new NotJsonError(path, "not a plain object");
-      if (Object.getOwnPropertySymbols(value).length > 0) throw new NotJsonError(path, "symbol-keyed property");
-      for (const [key, member] of Object.entries(value)) {
-        if (LONE_SURROGATE.test(key)) throw new NotJsonError(pointer(path, key), "key holds a lone surrogate");
-        assertJson(member, pointer(path, key), depth + 1);
-      }
-      return;
-    }
-    default:
-      // undefined, bigint, symbol, function
-      throw new NotJsonError(path, `${typeof value} is not a JSON value`);
-  }
-}
-
-/**
- * The RFC 8785 canonical form of `value`; throws `NotJsonError` for anything that is not JSON.
- *
- * One walk that checks and writes (the audit log canonicalises every record on its write path, see
- * bench/AUDIT.md). What it writes is what `canonicalize` writes for the values `assertJson` admits:
- * members sorted by their keys' UTF-16 code units (`Array.prototype.sort`'s default order), strings
- * and numbers as `JSON.stringify` writes them (RFC 8785 §3.2.2.2 and §3.2.2.3 take ECMAScript's
- * serialisation). The JSON Pointer of a refused value is only built when one is refused.
- */
-export function canonicalJson(value: unknown): string {
+export function assertJson(value: unknown): asserts value is JsonValue {
   const keys: Array<string | number> = [];
-  try {
-    return writeCanonical(value, keys);
-  } catch (error) {
-    if (error instanceof Refusal) throw new NotJsonError(keys.reduce<string>((path, key) => pointer(path, key), ""), error.reason);
-    throw error;
-  }
+  const reason = refusalOf(value, keys);
+  // The pointer is built only for a refusal: the audit log checks every record on its write path.
+  if (reason !== undefined) throw new NotJsonError(keys.reduce<string>(pointer, ""), reason);
 }
 
-/** A refusal inside the walk; `keys` then holds the path to the refused value. */
-class Refusal {
-  constructor(readonly reason: string) {}
-}
-
-/** Characters JSON.stringify escapes (RFC 8785 §3.2.2.2), and surrogates, which need the exact test. */
-const ESCAPED_OR_SURROGATE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** A JSON string literal; most strings need no escape and are quoted as they are. */
-function quote(value: string, refusal: string): string {
-  if (!ESCAPED_OR_SURROGATE.test(value)) return `"${value}"`;
-  if (LONE_SURROGATE.test(value)) throw new Refusal(refusal);
-  return JSON.stringify(value);
-}
-
-function writeCanonical(value: unknown, keys: Array<string | number>): string {
-  if (keys.length > MAX_DEPTH) throw new Refusal(`nested deeper than ${MAX_DEPTH}`);
+/** Why `value` is not JSON, with `keys` left holding the path to it; undefined when it is JSON. */
+function refusalOf(value: unknown, keys: Array<string | number>): string | undefined {
+  if (keys.length > MAX_DEPTH) return `nested deeper than ${MAX_DEPTH}`;
   switch (typeof value) {
     case "boolean":
-      return value ? "true" : "false";
+      return undefined;
     case "string":
-      return quote(value, "string holds a lone surrogate");
+      return hasLoneSurrogate(value) ? "string holds a lone surrogate" : undefined;
     case "number":
-      if (!Number.isFinite(value)) throw new Refusal(`${value} is not a JSON number`);
-      return JSON.stringify(value);
+      return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
     case "object": {
-      if (value === null) return "null";
+      if (value === null) return undefined;
       if (Array.isArray(value)) {
-        let text = "[";
         for (let i = 0; i < value.length; i++) {
           keys.push(i);
-          if (!(i in value)) throw new Refusal("array has a hole");
-          text += (i === 0 ? "" : ",") + writeCanonical(value[i], keys);
+          const reason = i in value ? refusalOf(value[i], keys) : "array has a hole";
+          if (reason !== undefined) return reason;
           keys.pop();
         }
-        return `${text}]`;
+        return undefined;
       }
-      if (!isPlainObject(value)) throw new Refusal("not a plain object");
-      if (Object.getOwnPropertySymbols(value).length > 0) throw new Refusal("symbol-keyed property");
-      const names = Object.keys(value).sort();
-      let text = "{";
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i] as string;
-        keys.push(name);
-        text += `${i === 0 ? "" : ","}${quote(name, "key holds a lone surrogate")}:${writeCanonical((value as Record<string, unknown>)[name], keys)}`;
+      if (!isPlainObject(value)) return "not a plain object";
+      if (Object.getOwnPropertySymbols(value).length > 0) return "symbol-keyed property";
+      for (const key of Object.keys(value)) {
+        keys.push(key);
+        const reason = hasLoneSurrogate(key) ? "key holds a lone surrogate" : refusalOf((value as Record<string, unknown>)[key], keys);
+        if (reason !== undefined) return reason;
         keys.pop();
       }
-      return `${text}}`;
+      return undefined;
     }
     default:
       // undefined, bigint, symbol, function
-      throw new Refusal(`${typeof value} is not a JSON value`);
+      return `${typeof value} is not a JSON value`;
   }
+}
+
+/** Most strings hold no surrogate at all; only those that do need the exact (slower) test. */
+function hasLoneSurrogate(text: string): boolean {
+  return SURROGATE.test(text) && LONE_SURROGATE.test(text);
+}
+
+/** The RFC 8785 canonical form of `value`; throws `NotJsonError` for anything that is not JSON. */
+export function canonicalJson(value: unknown): string {
+  assertJson(value);
+  const text = canonicalize(value);
+  // assertJson admits only values canonicalize serialises, so undefined here is a broken invariant.
+  if (text === undefined) throw new NotJsonError("", "value has no canonical form");
+  return text;
 }

@@ -43,7 +43,7 @@ describe("canonicalJson", () => {
     expect(canonicalJson(bare)).toBe('{"a":[true,null,0,"é"],"b":1}');
   });
 
-  // canonicalJson writes in one walk; for every value it admits it must write what canonicalize writes.
+  // For every value the strict walk admits, the canonical form is exactly canonicalize's.
   it.each([
     ["escapes and control characters", { q: '"quoted"', b: "back\\slash", c: "\u0000\u001f\n\t", d: "\u007f\u2028", literal: "\\ud800" }],
     ["keys in UTF-16 code unit order", { "\u20ac": 1, "\r": 2, "1": 3, "\ud83d\ude00": 4, "\u0080": 5, "ö": 6, "\ufb33": 7, "": 8, a: 9, B: 10 }],
