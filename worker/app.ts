@@ -8,6 +8,7 @@ import {
   handleAuditEntries,
   handleAuditExport,
   handleAuditHead,
+  handleAuditTile,
   handleConsistencyProof,
   handleInclusionProof,
   handleJwks,
@@ -75,6 +76,7 @@ export function createApp(deps: PipelineDeps): Hono<AppEnv> {
   app.get("/audit/:tenant/checkpoint", (c) => handleAuditCheckpoint(c, deps));
   app.get("/audit/:tenant/proof/inclusion", (c) => handleInclusionProof(c, deps));
   app.get("/audit/:tenant/proof/consistency", (c) => handleConsistencyProof(c, deps));
+  app.get("/audit/:tenant/tile/*", (c) => handleAuditTile(c, deps));
   app.get("/audit/:tenant/payload/:id", (c) => handlePayloadRead(c, deps));
   app.post("/admin/:tenant/erasure", (c) => handleErasure(c, deps));
   app.post("/admin/:tenant/vault/rewrap", (c) => handleRewrap(c, deps));

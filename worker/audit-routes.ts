@@ -13,7 +13,9 @@ import {
   type ConsistencyProof,
   type InclusionProof,
   KEY_RING_NAME,
+  AuditError,
   MAX_ENTRIES_PAGE,
+  parseTilePath,
   type PublishedKey,
   type SignedCheckpoint,
   type TreeHead,
@@ -36,6 +38,7 @@ interface AuditLogReader {
   consistencyProof(from: number, to: number): Promise<ConsistencyProof>;
   checkpoint(): Promise<SignedCheckpoint>;
   checkpointAt(size: number): Promise<SignedCheckpoint | undefined>;
+  tile(path: string): Promise<Uint8Array<ArrayBuffer> | undefined>;
 }
 
 /** The tenant's log, in the tenant's jurisdiction (the same placement the audit sink writes to). */
@@ -130,6 +133,28 @@ export async function handleConsistencyProof(c: Context<AppEnv>, deps: PipelineD
   const to = boundedInteger(c.req.query("to"), "to", head.size);
   if (from === 0 || from > to || to > head.size) throw new GatewayError("invalid_request", `no consistency proof from ${from} to ${to} (the log holds ${head.size})`);
   return c.json(await log.consistencyProof(from, to));
+}
+
+/**
+ * `GET /audit/{tenant}/tile/<L>/<N>[.p/<W>]` and `…/tile/entries/<N>[.p/<W>]`: the log as C2SP
+ * tlog-tiles (hash tiles and entry bundles), from which a client computes any proof against a
+ * checkpoint itself. Immutable, so long-lived caching is safe, but private: the records are the
+ * tenant's. 404 while the log does not hold the whole tile (a partial tile is served at its width).
+ */
+export async function handleAuditTile(c: Context<AppEnv>, deps: PipelineDeps): Promise<Response> {
+  // `/audit/{tenant}/tile/…`: what follows `tile/`, however the tenant segment is encoded.
+  const path = c.req.path.split("/").slice(4).join("/");
+  let what = "tile";
+  try {
+    what = parseTilePath(path).kind === "entries" ? "entry_bundle" : "tile";
+  } catch (error) {
+    if (error instanceof AuditError) throw new GatewayError("invalid_request", error.message);
+    throw error;
+  }
+  const tenant = await authorizeAuditor(c, deps, what);
+  const tile = await logOf(c.env, tenant).tile(path);
+  if (tile === undefined) throw new GatewayError("not_found", "the log does not hold this whole tile yet");
+  return c.body(tile, 200, { "content-type": "application/octet-stream", "cache-control": "private, max-age=31536000, immutable" });
 }
 
 /**

@@ -101,6 +101,11 @@ export class AuditLog extends DurableObject<AuditLogEnv> {
     return this.#core.entries(start, end);
   }
 
+  /** A tlog-tiles hash tile or entry bundle (`path` after `tile/`), or undefined while the log is smaller. */
+  tile(path: string): Uint8Array<ArrayBuffer> | undefined {
+    return this.#core.tile(path);
+  }
+
   inclusionProof(index: number, treeSize: number): Promise<InclusionProof> {
     return this.#core.inclusionProof(index, treeSize);
   }

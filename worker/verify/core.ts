@@ -18,7 +18,7 @@
  * read is bounded by a size validated against the committed head first, so a read may interleave
  * with an append without seeing anything torn.
  */
-import { toHex } from "../lib/encoding.ts";
+import { toHex, utf8 } from "../lib/encoding.ts";
 import { AuditError, type AuditErrorCode } from "./errors.ts";
 import { isIndex } from "./merkle/bits.ts";
 import { appendLeaves, frontierPositions } from "./merkle/compact-range.ts";
@@ -28,6 +28,7 @@ import { inclusionPath } from "./merkle/inclusion.ts";
 import { rangeHash, storedRangeHasher } from "./merkle/range-hash.ts";
 import { type PreparedRecord, prepareRecord } from "./record.ts";
 import type { AuditStore, StoredLeaf } from "./store.ts";
+import { entryBundle, parseTilePath, tileSpan } from "./tiles.ts";
 
 /**
  * Records per `append` call. One call is one transaction and one RPC message:
@@ -99,6 +100,12 @@ export interface AuditLogCoreOptions {
    * absent, a commit counts as durable when `store.commit` returns (memory stores in tests).
    */
   durable?: () => Promise<void>;
+}
+
+function concatHashes(hashes: readonly Hash[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(hashes.length * 32);
+  hashes.forEach((hash, i) => out.set(hash, i * 32));
+  return out;
 }
 
 function requireIndex(name: string, value: unknown): number {
@@ -307,6 +314,26 @@ export class AuditLogCore {
     if (start > end || end > size) throw new AuditError("out_of_range", `[${start}, ${end}) is not inside a log of ${size}`);
     if (end - start > MAX_ENTRIES_PAGE) throw new AuditError("out_of_range", `a page holds at most ${MAX_ENTRIES_PAGE} entries`);
     return this.#store.leaves(start, end).map((leaf) => ({ index: leaf.index, leafHash: toHex(leaf.leafHash), canonical: leaf.canonical }));
+  }
+
+  /**
+   * The C2SP tlog-tiles resource at `path` (after `tile/`, worker/verify/tiles.ts): a hash tile as its hashes concatenated, an
+   * entry bundle as its length-prefixed canonical records; undefined while the log does not hold the
+   * whole tile. Every hash it serves is immutable once committed, so a tile never changes.
+   */
+  tile(path: string): Uint8Array<ArrayBuffer> | undefined {
+    if (typeof path !== "string") throw new AuditError("invalid_argument", "a tile path is a string");
+    const tile = parseTilePath(path);
+    const span = tileSpan(tile, this.#store.head().size);
+    if (span === undefined) return undefined;
+    const { height, first, count } = span;
+    if (height === 0) {
+      const leaves = this.#store.leaves(first, first + count);
+      if (leaves.length !== count) throw new AuditError("corrupt", `stored leaves of [${first}, ${first + count}) are missing`);
+      if (tile.kind === "entries") return entryBundle(leaves.map((leaf) => utf8(leaf.canonical)));
+      return concatHashes(leaves.map((leaf) => leaf.leafHash));
+    }
+    return concatHashes(Array.from({ length: count }, (_, i) => this.#node(height, first + i)));
   }
 
   async inclusionProof(index: number, treeSize: number): Promise<InclusionProof> {

@@ -40,3 +40,4 @@ export { type AuditRecord, type AuditRecordType, MAX_RECORD_BYTES, prepareRecord
 export { type AuditPlacement, type AuditSink, createAuditSink } from "./sink.ts";
 export { AUDIT_SCHEMA_VERSION, SqlAuditStore } from "./sql-store.ts";
 export type { AppendBatch, AuditStore, StoredHead, StoredLeaf } from "./store.ts";
+export { entryBundle, MAX_TILE_LEVEL, parseTilePath, TILE_HEIGHT, TILE_WIDTH, type TileAddress, tilePath, tileSpan } from "./tiles.ts";

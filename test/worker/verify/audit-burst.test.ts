@@ -16,6 +16,9 @@ import { parseExport, verifiersFromJwks, verifyLog, type ExportLine } from "../.
 import type { NoteVerifier } from "../../../worker/verify/note.ts";
 import { replayDecisions } from "../../../worker/verify/replay.ts";
 import type { AuditLog } from "../../../worker/verify/audit-log.ts";
+import { toHex } from "../../../worker/lib/encoding.ts";
+import { leafHash } from "../../../worker/verify/merkle/hash.ts";
+import { treeRoot } from "../../../worker/verify/merkle/tree-head.ts";
 
 const BURST = 50;
 let alice: string;
@@ -104,6 +107,36 @@ describe("a burst of concurrent requests", () => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("policy_denied");
     const bad = await gatewayFetch(`/audit/acme/proof/inclusion?index=${head.size + 100}`, { headers: bearer(bob) });
     expect(bad.status).toBe(400);
+  });
+
+  it("serves the log as C2SP tlog-tiles to the auditor only: leaf hashes, entry bundles, the root", async () => {
+    const head = (await (await auditorGet("/head")).json()) as { size: number; rootHash: string };
+    const lines = await exportAcme();
+    const width = Math.min(head.size, 256);
+    const name = width === 256 ? "000" : `000.p/${width}`;
+    const tile = new Uint8Array(await (await auditorGet(`/tile/0/${name}`)).arrayBuffer());
+    const leaves = Array.from({ length: width }, (_, i) => tile.slice(i * 32, i * 32 + 32));
+    const exported = lines.flatMap((l) => (l.kind === "entry" ? [l.entry] : []));
+    expect(leaves.map((h) => toHex(h))).toEqual(exported.slice(0, width).map((e) => e.leafHash));
+    if (head.size <= 256) expect(toHex(await treeRoot(leaves))).toBe(head.rootHash);
+    // The entry bundle: each record, length-prefixed, hashes to its leaf in the tile.
+    const bundle = new Uint8Array(await (await auditorGet(`/tile/entries/${name}`)).arrayBuffer());
+    let at = 0;
+    for (let i = 0; i < width; i++) {
+      const length = ((bundle[at] as number) << 8) | (bundle[at + 1] as number);
+      expect(toHex(await leafHash(bundle.slice(at + 2, at + 2 + length))), `entry ${i}`).toBe(toHex(leaves[i] as Uint8Array));
+      at += 2 + length;
+    }
+    expect(at).toBe(bundle.length);
+
+    const refused = await gatewayFetch(`/audit/acme/tile/0/${name}`, { headers: bearer(alice) });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("policy_denied");
+    const malformed = await gatewayFetch("/audit/acme/tile/0/x000/000", { headers: bearer(bob) });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "invalid_request", message: expect.stringContaining("needless leading element") });
+    const beyond = await gatewayFetch("/audit/acme/tile/0/x001/000", { headers: bearer(bob) });
+    expect(beyond.status).toBe(404);
   });
 
   it("refuses a forged checkpoint (its signature no longer verifies)", async () => {
