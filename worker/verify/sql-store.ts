@@ -1,6 +1,6 @@
 /**
  * `AuditStore` over a Durable Object's SQLite storage. Tables are prefixed `audit_`; the schema is
- * versioned in `audit_meta` and brought up to date by `ensureSchema`, which is idempotent.
+ * versioned in `audit_meta` and brought up to date by `ensureSchema` (worker/lib/sql-schema.ts), which is idempotent.
  *
  * Durability: `commit` runs in `transactionSync`, so a throw at any statement rolls back every
  * statement of the batch. Once it returns, the Durable Object's output gate holds the RPC reply
@@ -8,6 +8,7 @@
  * on the record surviving a crash.
  */
 import { sqlBlob } from "../lib/encoding.ts";
+import { ensureSchema, type SqlSchema } from "../lib/sql-schema.ts";
 import { AuditError } from "./errors.ts";
 import { EMPTY_TREE_ROOT, type Hash } from "./merkle/hash.ts";
 import type { CheckpointStore, StoredCheckpoint } from "./checkpoint-issuer.ts";
@@ -38,23 +39,11 @@ function hashFrom(value: SqlStorageValue | undefined): Hash | undefined {
   return value instanceof ArrayBuffer ? new Uint8Array(value) : undefined;
 }
 
-export function ensureSchema(storage: SqlBackend): void {
-  storage.transactionSync(() => {
-    storage.sql.exec(`CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    const row = storage.sql.exec<{ value: string }>(`SELECT value FROM audit_meta WHERE key = 'schema_version'`).toArray()[0];
-    const found = row === undefined ? 0 : Number(row.value);
-    if (!Number.isInteger(found) || found > AUDIT_SCHEMA_VERSION) {
-      throw new AuditError("schema_too_new", `audit schema version ${row?.value} is newer than ${AUDIT_SCHEMA_VERSION}`);
-    }
-    for (let version = found; version < AUDIT_SCHEMA_VERSION; version++) {
-      for (const statement of MIGRATIONS[version] ?? []) storage.sql.exec(statement);
-    }
-    storage.sql.exec(
-      `INSERT INTO audit_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      String(AUDIT_SCHEMA_VERSION),
-    );
-  });
-}
+const AUDIT_SCHEMA: SqlSchema = {
+  metaTable: "audit_meta",
+  migrations: MIGRATIONS,
+  tooNew: (found) => new AuditError("schema_too_new", `audit schema version ${found} is newer than ${AUDIT_SCHEMA_VERSION}`),
+};
 
 export class SqlAuditStore implements AuditStore, CheckpointStore {
   readonly #storage: SqlBackend;
@@ -64,7 +53,7 @@ export class SqlAuditStore implements AuditStore, CheckpointStore {
   /** Ensures the schema; cheap and idempotent, so it runs every time the object starts. */
   constructor(storage: SqlBackend) {
     this.#storage = storage;
-    ensureSchema(storage);
+    ensureSchema(storage, AUDIT_SCHEMA);
   }
 
   head(): StoredHead {
