@@ -90,6 +90,15 @@ describe("odd Unicode is folded before matching, offsets stay in the original", 
     const [finding] = detectText(text);
     expect(finding).toMatchObject({ type: "CREDIT_CARD", start: 5, end: 5 + math.length });
   });
+  it("text that folding shortens is read to its folded end only (nothing past it, nothing from a longer text before)", () => {
+    // The scanners read one byte per code unit from a buffer reused from text to text: past the folded
+    // text it must hold nothing (not the tail of the unfolded text, not the previous text's bytes).
+    const text = `${"\u200b".repeat(6)}Dr. Smith`;
+    detectText(`Dr. Smithsonian Institution ${"x".repeat(64)}`);
+    const findings = detectText(text);
+    expect(findings.map((f) => [f.type, text.slice(f.start, f.end)])).toEqual([["PERSON", "Smith"]]);
+    expect(detectText(`${"\u200b".repeat(6)}0x${"ab12".repeat(10)}`).map((f) => f.end)).toEqual([48]);
+  });
   it("invalid UTF-8 (U+FFFD) and lone surrogates never crash, and do not hide what is around them", () => {
     const bytes = new Uint8Array([0x6d, 0x61, 0x69, 0x6c, 0x20, 0xff, 0xfe, 0x20]);
     const text = `${new TextDecoder().decode(bytes)}bob@example.com \ud800 ssn 123-45-6789 \udfff`;

@@ -77,6 +77,15 @@ const SE_PNR: Rule = { type: "SE_PERSONNUMMER", category: "pii", level: 2, score
 const SE_PNR_BARE: Rule = { ...SE_PNR, score: 0.35, requiresContext: true };
 const MRN: Rule = { type: "MEDICAL_RECORD_NUMBER", category: "phi", level: 2, score: 0.3, requiresContext: true, context: ["mrn", "medical record", "patient id", "patient number", "chart no", "chart number"] };
 
+/** One-character strings by (ASCII) code unit. */
+const ONE_CHARACTER = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
+
+/** text[from, to) for a separator (ASCII: RUN_CHAR, "+"): most are none or one character, found without slicing. */
+function between(text: string, codes: Uint8Array, from: number, to: number): string {
+  if (to === from) return "";
+  return to - from === 1 ? ONE_CHARACTER[codes[from]!]! : text.slice(from, to);
+}
+
 function groupsOf(text: string, codes: Uint8Array, start: number, end: number): Group[] {
   const groups: Group[] = [];
   let sepStart = start;
@@ -85,7 +94,7 @@ function groupsOf(text: string, codes: Uint8Array, start: number, end: number): 
     if (isDigit(codes[i]!)) {
       const groupStart = i;
       while (i < end && isDigit(codes[i]!)) i++;
-      groups.push({ start: groupStart, end: i, size: i - groupStart, sep: text.slice(sepStart, groupStart) });
+      groups.push({ start: groupStart, end: i, size: i - groupStart, sep: between(text, codes, sepStart, groupStart) });
       sepStart = i;
     } else i++;
   }
@@ -150,6 +159,8 @@ function phones(text: string, groups: readonly Group[], emit: Emit): void {
     let best = -1;
     let bestScore = 0;
     let size = 0;
+    // The window's digits, read once it is long enough to be a phone number (seven digits).
+    let digits = "";
     let shape = 0;
     let sep: string | undefined;
     let smallest = Infinity;
@@ -163,8 +174,9 @@ function phones(text: string, groups: readonly Group[], emit: Emit): void {
       smallest = Math.min(smallest, g.size);
       largest = Math.max(largest, g.size);
       if (size > 15) break;
-      // Seven digits is the shortest phone number: shorter windows are not read.
-      const score = size < 7 ? 0 : phoneScore(digitsFrom(text, groups, i, j), plus, paren, j - i + 1, shape, sep, smallest, largest);
+      if (size < 7) continue;
+      digits = digits === "" ? digitsFrom(text, groups, i, j) : digits + digitsOf(text, g);
+      const score = phoneScore(digits, plus, paren, j - i + 1, shape, sep, smallest, largest);
       if (score > 0) [best, bestScore] = [j, score];
     }
     if (best < 0) {

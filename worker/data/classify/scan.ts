@@ -32,7 +32,11 @@ const NOT_PII = ["order", "invoice", "tracking", "version", "isbn", "sku", "seri
 const lists = new Map<readonly string[], number>();
 /** Words by their first two characters (ASCII, c1 * 128 + c2): each with the bits of its lists. */
 let byPair: Array<Array<{ word: string; bits: number }> | undefined> = pairTable();
-/** Per pair, the bits of all its words: the walk reads the words of a pair only when this has a bit it lacks. */
+/**
+ * Per pair of code units as written (either case of a letter), the bits of all the words that start
+ * with it lower-cased: the walk reads the words of a pair only when this has a bit it lacks, and
+ * lower-cases only then.
+ */
 let pairBits = new Uint32Array(128 * 128);
 
 /** A table of every pair, filled (a sparse array would be a dictionary, slow to index). */
@@ -56,9 +60,8 @@ function listBit(words: readonly string[]): number {
           lists.set(list, 0);
           continue;
         }
-        const pair = word.charCodeAt(0) * 128 + word.charCodeAt(1);
-        pairBits[pair]! |= b;
-        const entries = (byPair[pair] ??= []);
+        for (const first of spellings(word.charCodeAt(0))) for (const second of spellings(word.charCodeAt(1))) pairBits[first * 128 + second]! |= b;
+        const entries = (byPair[word.charCodeAt(0) * 128 + word.charCodeAt(1)] ??= []);
         const entry = entries.find((e) => e.word === word);
         if (entry) entry.bits |= b;
         else entries.push({ word, bits: b });
@@ -72,13 +75,17 @@ function listBit(words: readonly string[]): number {
 
 /** Code units lower-cased (ASCII capitals; the sweep's code units are bytes). */
 const LOWER = Uint8Array.from({ length: 256 }, (_, c) => (c >= 65 && c <= 90 ? c + 32 : c));
+
+/** The ASCII code units that lower-case to `c`. */
+function spellings(c: number): number[] {
+  const units: number[] = [];
+  for (let unit = 0; unit < 128; unit++) if (LOWER[unit] === c) units.push(unit);
+  return units;
+}
+
 /** 1 for the ASCII letters (as `isLetter`), by code unit. */
 const LETTER = Uint8Array.from({ length: 256 }, (_, c) => (isLetter(c) ? 1 : 0));
-/**
- * The window `windowBits` walks, read in place (copying it cost as much as reading it): `around` is
- * codes[from, start), a space, then codes[end, to). Set per walk (classification is synchronous).
- */
-/** `around` of an ASCII text, lower-cased, in a buffer reused from call to call (cleared by `contextFor`). */
+/** `around` of an ASCII text, as written, in a buffer reused from call to call (cleared by `contextFor`). */
 const around = new Uint8Array(CONTEXT_BEFORE + 1 + CONTEXT_AFTER);
 
 /** Bits of the lists with a word in the window around [start, end) of the ASCII text of `codes`. */
@@ -86,9 +93,9 @@ function windowBits(codes: Uint8Array, textLength: number, start: number, end: n
   const from = Math.max(0, start - CONTEXT_BEFORE);
   const to = Math.min(textLength, end + CONTEXT_AFTER);
   let length = 0;
-  for (let i = from; i < start; i++) around[length++] = LOWER[codes[i]!]!;
+  for (let i = from; i < start; i++) around[length++] = codes[i]!;
   around[length++] = 32;
-  for (let i = end; i < to; i++) around[length++] = LOWER[codes[i]!]!;
+  for (let i = end; i < to; i++) around[length++] = codes[i]!;
   let bits = 0;
   // All bits at a word start, none inside a word (LETTER is 1 or 0): the pair at every position is
   // looked up, and only a pair some word starts with, at a word start, is read further. No branch on
@@ -96,8 +103,8 @@ function windowBits(codes: Uint8Array, textLength: number, start: number, end: n
   let wordStart = -1;
   for (let p = 0; p + 1 < length; p++) {
     const c = around[p]!;
-    const pair = c * 128 + around[p + 1]!;
-    if ((pairBits[pair]! & wordStart & ~bits) !== 0) bits |= wordBitsAt(p, length, byPair[pair]!, bits);
+    const next = around[p + 1]!;
+    if ((pairBits[c * 128 + next]! & wordStart & ~bits) !== 0) bits |= wordBitsAt(p, length, byPair[LOWER[c]! * 128 + LOWER[next]!]!, bits);
     wordStart = LETTER[c]! - 1;
   }
   return bits;
@@ -108,7 +115,7 @@ function wordBitsAt(p: number, length: number, entries: ReadonlyArray<{ word: st
   for (const { word, bits: b } of entries) {
     if ((bits & b) === b || p + word.length > length) continue;
     let k = 2;
-    while (k < word.length && around[p + k] === word.charCodeAt(k)) k++;
+    while (k < word.length && LOWER[around[p + k]!] === word.charCodeAt(k)) k++;
     if (k === word.length) bits |= b;
   }
   return bits;

@@ -104,6 +104,13 @@ const STARTS = pairTable(
     (f & (UPPER | KEY_FIRST)) !== 0 || ((f & (DIGIT | NIE_LETTER)) !== 0 && (b & ALNUM) === 0) || ((f & PLUS_PAREN) !== 0 && (b & RUN_BLOCK) === 0),
 );
 
+/**
+ * STARTS and ANCHORS in one table, as bits: the pair (i, i + 1) is ANCHORS' pair for i and STARTS'
+ * pair for i + 1, so the sweep reads one pair per position instead of two.
+ */
+const START_BIT = 1;
+const PAIRS = STARTS.map((start, pair) => start | (ANCHORS[pair]! << 1));
+
 const encoder = new TextEncoder();
 
 /** Reused from call to call (a fresh megabyte per text costs more in collection than in copying). */
@@ -175,15 +182,18 @@ export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void 
   let ethFrom = 0;
   let nameFrom = 0;
   const length = text.length;
-  // The code units before i (0 before the start: no flags, like no character), at i and after it.
-  let previous = 0;
+  // The code units at i and after it; `startsAt` holds STARTS' bit for i, read with the pair before
+  // (0 before the start: no flags, like no character).
   let next = codes[0]!;
+  let startsAt = PAIRS[next]! & START_BIT;
   for (let i = 0; i < length; i++) {
     const c = next;
     next = codes[i + 1]!;
-    const p = previous;
-    previous = c;
-    if ((STARTS[(p << 8) | c]! & ANCHORS[(c << 8) | next]!) === 0) continue;
+    const pair = PAIRS[(c << 8) | next]!;
+    const anchored = startsAt & (pair >> 1);
+    startsAt = pair & START_BIT;
+    if (anchored === 0) continue;
+    const p = i > 0 ? codes[i - 1]! : 0;
     const before = FLAGS[p]!;
     const f = FLAGS[c]!;
     const n = FLAGS[next]!;
