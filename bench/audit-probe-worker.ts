@@ -21,7 +21,8 @@
  *   audit-sink    the pipeline's path: a fresh `createAuditSink(...).commit(record)` per call
  */
 import { DurableObject } from "cloudflare:workers";
-import { AuditLog, type AuditRecord, createAuditSink, KeyRing } from "../worker/verify/index.ts";
+import { AuditLog, createAuditSink, KeyRing } from "../worker/verify/index.ts";
+import { benchDecisionRecord } from "./audit-worker.ts";
 
 export { AuditLog, KeyRing };
 
@@ -104,52 +105,20 @@ export class Probe extends DurableObject<Env> {
   override async alarm(): Promise<void> {}
 }
 
-/** A decision record of the pipeline's shape (≈ 1.5 KB as JSON). */
-function record(i: number): AuditRecord {
-  return {
-    type: "decision",
-    requestId: `req-${i}-${"0".repeat(24)}`,
-    tenant: "acme",
-    time: new Date(1_790_000_000_000 + i).toISOString(),
-    principal: { kind: "user", id: "alice", clientId: "verity-cli", method: "jwt", issuer: "https://idp.bench", binding: "none", sessionId: null },
-    action: "invoke_model",
-    model: "gpt-4o-mini",
-    classification: { level: 0, categories: [], findings: 0 },
-    requestDigest: "9f".repeat(32),
-    configVersion: "ab".repeat(32),
-    policyVersion: "cd".repeat(32),
-    decision: "allow",
-    resource: { type: "Backend", id: "eu-public" },
-    reasons: ["models/tenant-members-may-chat"],
-    facts: {
-      authn: { method: "jwt", mfa: false, acr: "", binding: "none", authAge: 120 },
-      risk: "low",
-      geo: { country: "DE", continent: "EU" },
-      principal: { type: "User", id: "alice" },
-      request: { wireFormat: "openai", stream: false, tools: [] },
-    },
-    entitySlice: [
-      { uid: { type: "User", id: "alice" }, attrs: { tenant: "acme", roles: ["member"] }, parents: [{ type: "Group", id: "acme/members" }] },
-      { uid: { type: "Group", id: "acme/members" }, attrs: {}, parents: [] },
-      { uid: { type: "Backend", id: "eu-public" }, attrs: { region: "eu", tier: "public", attested: false }, parents: [] },
-      { uid: { type: "Tenant", id: "acme" }, attrs: { residency: "eu" }, parents: [] },
-    ],
-  };
-}
 
 type Stub = DurableObjectStub<Probe>;
 
 const KINDS: Record<string, (probe: Stub, i: number) => Promise<unknown>> = {
   ping: (p) => p.ping(),
   select: (p) => p.select(),
-  "clone-string": (p, i) => p.cloneString(JSON.stringify(record(i))),
-  "clone-object": (p, i) => p.cloneObject(record(i)),
-  insert: (p, i) => p.insert(JSON.stringify(record(i))),
-  "insert-sync": (p, i) => p.insertSync(JSON.stringify(record(i))),
-  "insert-object": (p, i) => p.insertObject(record(i)),
-  put: (p, i) => p.put(JSON.stringify(record(i))),
-  "insert-alarm": (p, i) => p.insertAlarm(JSON.stringify(record(i))),
-  "insert-4": (p, i) => p.insertFour(JSON.stringify(record(i))),
+  "clone-string": (p, i) => p.cloneString(JSON.stringify(benchDecisionRecord("acme", i))),
+  "clone-object": (p, i) => p.cloneObject(benchDecisionRecord("acme", i)),
+  insert: (p, i) => p.insert(JSON.stringify(benchDecisionRecord("acme", i))),
+  "insert-sync": (p, i) => p.insertSync(JSON.stringify(benchDecisionRecord("acme", i))),
+  "insert-object": (p, i) => p.insertObject(benchDecisionRecord("acme", i)),
+  put: (p, i) => p.put(JSON.stringify(benchDecisionRecord("acme", i))),
+  "insert-alarm": (p, i) => p.insertAlarm(JSON.stringify(benchDecisionRecord("acme", i))),
+  "insert-4": (p, i) => p.insertFour(JSON.stringify(benchDecisionRecord("acme", i))),
 };
 
 /** Records per call of `insert-16`. */
@@ -169,7 +138,7 @@ export default {
     if (kind === "audit-append" || kind === "audit-sink") {
       const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant));
       for (let i = 0; i < n; i++) {
-        const entry = { ...record(i), tenant };
+        const entry = { ...benchDecisionRecord("acme", i), tenant };
         if (kind === "audit-append") await log.append([entry]);
         else await createAuditSink(env.AUDIT_LOG).commit(entry);
       }
@@ -181,14 +150,14 @@ export default {
       const lane = async () => {
         while (next < n) {
           const i = next++;
-          await createAuditSink(env.AUDIT_LOG).commit({ ...record(i), tenant });
+          await createAuditSink(env.AUDIT_LOG).commit({ ...benchDecisionRecord("acme", i), tenant });
         }
       };
       await Promise.all(Array.from({ length: Math.min(BURST, Math.max(1, n)) }, lane));
       return new Response(null, { status: 204 });
     }
     if (kind === "insert-16") {
-      for (let i = 0; i < n; i += MANY) await probe.insertMany(Array.from({ length: MANY }, (_, k) => JSON.stringify(record(i + k))));
+      for (let i = 0; i < n; i += MANY) await probe.insertMany(Array.from({ length: MANY }, (_, k) => JSON.stringify(benchDecisionRecord("acme", i + k))));
       return new Response(null, { status: 204 });
     }
     const call = KINDS[kind];

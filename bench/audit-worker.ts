@@ -22,8 +22,11 @@ interface Env {
   AUDIT_LOG: DurableObjectNamespace<AuditLog>;
 }
 
-/** A decision record of the size the pipeline writes (≈ 1.5 KB canonical, entity slice included). */
-function record(tenant: string, i: number): AuditRecord {
+/**
+ * A decision record of the size the pipeline writes (≈ 1.5 KB canonical, entity slice included);
+ * every tenth a deny. The probe (bench/audit-probe-worker.ts) writes it too.
+ */
+export function benchDecisionRecord(tenant: string, i: number): AuditRecord {
   return {
     type: "decision",
     requestId: crypto.randomUUID(),
@@ -88,7 +91,7 @@ export default {
       const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(tenant));
       lane = async () => {
         while (next < n) {
-          const records = Array.from({ length: Math.min(perCall, n - next) }, () => record(tenant, next++));
+          const records = Array.from({ length: Math.min(perCall, n - next) }, () => benchDecisionRecord(tenant, next++));
           await log.append(records);
         }
       };
@@ -96,12 +99,12 @@ export default {
       // One sink (one request's): its concurrent commits coalesce into shared calls.
       const sink = createAuditSink(env.AUDIT_LOG);
       lane = async () => {
-        while (next < n) await sink.commit(record(tenant, next++));
+        while (next < n) await sink.commit(benchDecisionRecord(tenant, next++));
       };
     } else {
       // The pipeline across requests: each commit through its own request's sink, so its own call.
       lane = async () => {
-        while (next < n) await createAuditSink(env.AUDIT_LOG).commit(record(tenant, next++));
+        while (next < n) await createAuditSink(env.AUDIT_LOG).commit(benchDecisionRecord(tenant, next++));
       };
     }
     await Promise.all(Array.from({ length: Math.min(inflight, Math.max(1, n)) }, lane));
