@@ -1,6 +1,7 @@
 /**
  * `AuditStore` over a Durable Object's SQLite storage. Tables are prefixed `audit_`; the schema is
- * versioned in `audit_meta` and brought up to date by `ensureSchema` (worker/lib/sql-schema.ts), which is idempotent.
+ * versioned in `audit_meta` and brought up to date by the idempotent `ensureSchema`
+ * (worker/lib/sql-schema.ts).
  *
  * Durability: `commit` runs in `transactionSync`, so a throw at any statement rolls back every
  * statement of the batch. Once it returns, the Durable Object's output gate holds the RPC reply
