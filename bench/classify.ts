@@ -21,6 +21,8 @@ const BATCHES = 40;
 const WARMUP_BATCHES = 5;
 const PROMPTS_PER_BATCH = 500;
 const MIXED_PER_BATCH = 2;
+/** Fresh bench Workers measured one after another; the report's verdict is on their median. */
+const WORKERD_RUNS = 5;
 
 /** One chunk of mixed text: what a user pastes into a prompt. */
 function chunk(): string {
@@ -49,7 +51,10 @@ interface Result {
   promptBytes: number;
   mixedBytes: number;
   findingsInPrompt: number;
-  workerd: { prompt: CallCost; mixedPerCallMs: number; mixedMBps: number };
+  /** One entry per fresh workerd (V8 compiles the same code differently from process to process). */
+  workerdRuns: WorkerdRun[];
+  /** The median run by each figure: what the targets are judged on. */
+  workerd: WorkerdRun;
   node: { promptP50Ms: number; promptP90Ms: number; mixedPerCallMs: number; mixedMBps: number };
   /** Node again, by this process's CPU time instead of wall time: less sensitive to other load. */
   nodeCpu: { promptP50Ms: number; mixedPerCallMs: number; mixedMBps: number };
@@ -57,7 +62,34 @@ interface Result {
   loadAverage: [number, number];
 }
 
+interface WorkerdRun {
+  prompt: CallCost;
+  mixedPerCallMs: number;
+  mixedMBps: number;
+}
+
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+/** Figures of one fresh bench Worker. */
+async function workerdRun(prompt: string, mixed: string): Promise<WorkerdRun> {
+  return withBenchWorker("classify", undefined, async (url) => {
+    await timedPost(`${url}/setup`, JSON.stringify({ prompt, mixed }));
+    const promptCost = await callCost(url, "prompt", PROMPTS_PER_BATCH, BATCHES, WARMUP_BATCHES);
+    const mixedCost = await callCost(url, "mixed", MIXED_PER_BATCH, BATCHES, WARMUP_BATCHES);
+    return { prompt: promptCost, mixedPerCallMs: mixedCost.p50Ms, mixedMBps: mbps(MIXED_BYTES, mixedCost.p50Ms) };
+  });
+}
+
+/** Each figure's median over the runs. */
+function medianRun(runs: readonly WorkerdRun[]): WorkerdRun {
+  const median = (pick: (run: WorkerdRun) => number) => quantile(runs.map(pick).sort((a, b) => a - b), 0.5);
+  const mixedPerCallMs = median((r) => r.mixedPerCallMs);
+  return {
+    prompt: { p50Ms: median((r) => r.prompt.p50Ms), p90Ms: median((r) => r.prompt.p90Ms), meanMs: median((r) => r.prompt.meanMs) },
+    mixedPerCallMs,
+    mixedMBps: mbps(MIXED_BYTES, mixedPerCallMs),
+  };
+}
 
 /** Per-call means over batches, sorted: by wall time and by this process's CPU time. */
 function nodeCost(text: string, perBatch: number): { wall: number[]; cpu: number[] } {
@@ -80,13 +112,14 @@ export async function benchClassify(log: (line: string) => void = console.log): 
   const prompt = mixedText(PROMPT_BYTES);
   const mixed = mixedText(MIXED_BYTES);
   const findingsInPrompt = classify([prompt]).findings.length;
-  const workerd = await withBenchWorker("classify", undefined, async (url) => {
-    await timedPost(`${url}/setup`, JSON.stringify({ prompt, mixed }));
-    const promptCost = await callCost(url, "prompt", PROMPTS_PER_BATCH, BATCHES, WARMUP_BATCHES);
-    const mixedCost = await callCost(url, "mixed", MIXED_PER_BATCH, BATCHES, WARMUP_BATCHES);
-    return { prompt: promptCost, mixedPerCallMs: mixedCost.p50Ms, mixedMBps: mbps(MIXED_BYTES, mixedCost.p50Ms) };
-  });
-  log(`classify workerd  4 KB prompt p50 ${workerd.prompt.p50Ms.toFixed(4)} ms  p90 ${workerd.prompt.p90Ms.toFixed(4)} ms; 1 MiB mixed ${workerd.mixedPerCallMs.toFixed(2)} ms = ${workerd.mixedMBps.toFixed(1)} MB/s`);
+  const workerdRuns: WorkerdRun[] = [];
+  for (let run = 0; run < WORKERD_RUNS; run++) {
+    const result = await workerdRun(prompt, mixed);
+    workerdRuns.push(result);
+    log(`classify workerd run ${run + 1}  4 KB prompt p50 ${result.prompt.p50Ms.toFixed(4)} ms; 1 MiB mixed ${result.mixedPerCallMs.toFixed(2)} ms = ${result.mixedMBps.toFixed(1)} MB/s`);
+  }
+  const workerd = medianRun(workerdRuns);
+  log(`classify workerd median  4 KB prompt p50 ${workerd.prompt.p50Ms.toFixed(4)} ms  p90 ${workerd.prompt.p90Ms.toFixed(4)} ms; 1 MiB mixed ${workerd.mixedPerCallMs.toFixed(2)} ms = ${workerd.mixedMBps.toFixed(1)} MB/s`);
   const loadBefore = os.loadavg()[0]!;
   const promptMeans = nodeCost(prompt, PROMPTS_PER_BATCH);
   const mixedMeans = nodeCost(mixed, MIXED_PER_BATCH);
@@ -104,7 +137,7 @@ export async function benchClassify(log: (line: string) => void = console.log): 
   log(`classify node     4 KB prompt p50 ${node.promptP50Ms.toFixed(4)} ms  p90 ${node.promptP90Ms.toFixed(4)} ms; 1 MiB mixed ${node.mixedPerCallMs.toFixed(2)} ms = ${node.mixedMBps.toFixed(1)} MB/s`);
   log(`classify node CPU 4 KB prompt p50 ${nodeCpu.promptP50Ms.toFixed(4)} ms; 1 MiB mixed ${nodeCpu.mixedPerCallMs.toFixed(2)} ms = ${nodeCpu.mixedMBps.toFixed(1)} MB/s`);
   const loadAverage: [number, number] = [loadBefore, os.loadavg()[0]!];
-  return { promptBytes: PROMPT_BYTES, mixedBytes: MIXED_BYTES, findingsInPrompt, workerd, node, nodeCpu, cores: os.cpus().length, loadAverage };
+  return { promptBytes: PROMPT_BYTES, mixedBytes: MIXED_BYTES, findingsInPrompt, workerdRuns, workerd, node, nodeCpu, cores: os.cpus().length, loadAverage };
 }
 
 function markdown(r: Result): string {
@@ -117,12 +150,18 @@ function markdown(r: Result): string {
     `lines, with e-mail addresses, phone and card numbers, IPs and keys among them; the 4 KB prompt has ${r.findingsInPrompt} findings).`,
     "workerd: the bench Worker built as deployed and run under Miniflare's API; its clock does not advance while",
     `code runs, so a batch of ${PROMPTS_PER_BATCH} prompts (${MIXED_PER_BATCH} × 1 MiB) is timed from outside minus an empty batch, divided by`,
-    `the batch size; p50/p90 over ${BATCHES} batches after ${WARMUP_BATCHES} warm-up batches. Node: the same code and V8, timed in process.`,
+    `the batch size; p50/p90 over ${BATCHES} batches after ${WARMUP_BATCHES} warm-up batches, in each of ${WORKERD_RUNS} fresh Workers (the same`,
+    "code runs up to ≈ 1.5× faster or slower from one process to the next on this machine, as V8 compiles it),",
+    "judged on the median run. Node: the same code and V8, timed in this process.",
     "Targets (issue 6): ≤ 0.1 ms p50 for a 4 KB prompt; ≥ 50 MB/s on one core on mixed text.",
     "",
     "| runtime | 4 KB prompt p50 ms | p90 ms | 1 MiB mixed ms | MB/s | prompt target | throughput target |",
     "|---|---|---|---|---|---|---|",
-    `| workerd | ${r.workerd.prompt.p50Ms.toFixed(4)} | ${r.workerd.prompt.p90Ms.toFixed(4)} | ${r.workerd.mixedPerCallMs.toFixed(2)} | ${r.workerd.mixedMBps.toFixed(1)} | ${ok(r.workerd.prompt.p50Ms <= 0.1)} | ${ok(r.workerd.mixedMBps >= 50)} |`,
+    ...r.workerdRuns.map(
+      (run, i) =>
+        `| workerd, run ${i + 1} | ${run.prompt.p50Ms.toFixed(4)} | ${run.prompt.p90Ms.toFixed(4)} | ${run.mixedPerCallMs.toFixed(2)} | ${run.mixedMBps.toFixed(1)} | ${ok(run.prompt.p50Ms <= 0.1)} | ${ok(run.mixedMBps >= 50)} |`,
+    ),
+    `| **workerd, median of the runs** | ${r.workerd.prompt.p50Ms.toFixed(4)} | ${r.workerd.prompt.p90Ms.toFixed(4)} | ${r.workerd.mixedPerCallMs.toFixed(2)} | ${r.workerd.mixedMBps.toFixed(1)} | ${ok(r.workerd.prompt.p50Ms <= 0.1)} | ${ok(r.workerd.mixedMBps >= 50)} |`,
     `| Node | ${r.node.promptP50Ms.toFixed(4)} | ${r.node.promptP90Ms.toFixed(4)} | ${r.node.mixedPerCallMs.toFixed(2)} | ${r.node.mixedMBps.toFixed(1)} | ${ok(r.node.promptP50Ms <= 0.1)} | ${ok(r.node.mixedMBps >= 50)} |`,
     `| Node, CPU time | ${r.nodeCpu.promptP50Ms.toFixed(4)} | — | ${r.nodeCpu.mixedPerCallMs.toFixed(2)} | ${r.nodeCpu.mixedMBps.toFixed(1)} | ${ok(r.nodeCpu.promptP50Ms <= 0.1)} | ${ok(r.nodeCpu.mixedMBps >= 50)} |`,
     "",
