@@ -10,10 +10,10 @@ import { authenticateCaller, authorizeTenantAction, type PipelineDeps } from "./
 import { placedStub } from "./lib/tenant-placement.ts";
 import {
   type AuditEntry,
+  AuditError,
   type ConsistencyProof,
   type InclusionProof,
   KEY_RING_NAME,
-  AuditError,
   MAX_ENTRIES_PAGE,
   parseTilePath,
   type PublishedKey,

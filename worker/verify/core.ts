@@ -317,9 +317,10 @@ export class AuditLogCore {
   }
 
   /**
-   * The C2SP tlog-tiles resource at `path` (after `tile/`, worker/verify/tiles.ts): a hash tile as its hashes concatenated, an
-   * entry bundle as its length-prefixed canonical records; undefined while the log does not hold the
-   * whole tile. Every hash it serves is immutable once committed, so a tile never changes.
+   * The C2SP tlog-tiles resource at `path` (what follows `tile/`, worker/verify/tiles.ts): a hash
+   * tile as its hashes concatenated, an entry bundle as its length-prefixed canonical records;
+   * undefined while the log does not hold the whole tile. Every hash it serves is immutable once
+   * committed, so a tile never changes.
    */
   tile(path: string): Uint8Array<ArrayBuffer> | undefined {
     if (typeof path !== "string") throw new AuditError("invalid_argument", "a tile path is a string");

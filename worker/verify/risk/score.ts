@@ -382,8 +382,9 @@ export function observe(state: RiskState, obs: Observation, now: number, tuning:
  * undo it. Sources' clocks are never compared with each other.
  */
 export function assertLevel(state: RiskState, level: RiskLevel, source: string, reason: string, now: number, ttlMs: number, madeAt?: number): RiskState {
-  const assertions = { ...state.assertions };
-  const earlier = assertions[source];
+  // No prototype: a source is a name from outside (`ssf:<transmitter>`), never an inherited property.
+  const assertions: Record<string, Assertion> = Object.assign(Object.create(null) as Record<string, Assertion>, state.assertions);
+  const earlier = Object.hasOwn(assertions, source) ? assertions[source] : undefined;
   if (madeAt !== undefined && earlier?.at !== undefined && madeAt < earlier.at) return state;
   const at = madeAt ?? earlier?.at;
   if (level === "low" && at === undefined) delete assertions[source];
@@ -400,7 +401,10 @@ function boundedSources(assertions: Record<string, Assertion>, now: number): Rec
   return Object.fromEntries(sources.slice(0, MAX_ASSERTION_SOURCES));
 }
 
-/** Version 1 kept one transmitter's assertion; it becomes that source's entry (a bare withdrawal time had no source and is dropped). */
+/**
+ * Version 1 kept one transmitter's assertion; it becomes that source's entry (a bare withdrawal time
+ * had no source and is dropped).
+ */
 interface StoredStateV1 extends Omit<RiskState, "version" | "assertions"> {
   version: 1;
   asserted?: Hold & { source: string };
@@ -409,7 +413,7 @@ interface StoredStateV1 extends Omit<RiskState, "version" | "assertions"> {
 
 function fromVersion1(stored: StoredStateV1): RiskState {
   const { asserted, assertedAt, ...rest } = stored;
-  const assertions: Record<string, Assertion> = {};
+  const assertions: Record<string, Assertion> = Object.create(null) as Record<string, Assertion>;
   if (asserted !== undefined) {
     const { source, ...hold } = asserted;
     assertions[source] = { ...hold, ...(assertedAt !== undefined ? { at: assertedAt } : {}) };

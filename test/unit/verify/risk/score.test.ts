@@ -196,6 +196,12 @@ describe("assertions from transmitters", () => {
     expect(assertLevel(aLowered, "high", "ssf:b", "r", T0 + 70, 3600_000, 150)).toBe(aLowered);
   });
 
+  it("keep a source named like an inherited property as its own entry", () => {
+    const state = assertLevel(emptyState(), "high", "__proto__", "r", T0, 3600_000);
+    expect(Object.keys(state.assertions ?? {})).toEqual(["__proto__"]);
+    expect(currentLevel(JSON.parse(JSON.stringify(state)) as RiskState, T0 + 1)).toBe("high");
+  });
+
   it("remember at most MAX_ASSERTION_SOURCES transmitters, forgetting those that have run out first", () => {
     let state = assertLevel(emptyState(), "high", "ssf:first", "r", T0, 3600_000);
     for (let i = 0; i < MAX_ASSERTION_SOURCES + 4; i++) state = assertLevel(state, "low", `ssf:t${i}`, "r", T0 + i, 0, 1_000 + i);
