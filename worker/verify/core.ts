@@ -258,7 +258,7 @@ export class AuditLogCore {
     if (accepted.length === 0 || tenant === undefined) return;
     try {
       const prepared = accepted.flatMap((a) => a.prepared);
-      const grown = await appendLeaves(tip.size, tip.frontier, prepared.map((p) => p.leafHash));
+      const grown = appendLeaves(tip.size, tip.frontier, prepared.map((p) => p.leafHash));
       const leaves: StoredLeaf[] = prepared.map((p, offset) => ({ index: tip.size + offset, leafHash: p.leafHash, canonical: p.canonical }));
       try {
         this.#store.commit({ fromSize: tip.size, tenant, leaves, nodes: grown.created, head: { size: grown.size, root: grown.root } });

@@ -210,7 +210,7 @@ export async function verifyLog(lines: readonly ExportLine[], options: VerifyLog
       return fail(partial, "truncated", `a checkpoint covers ${checkpoint.size} entries but the export holds ${leaves.length}`, leaves.length);
     }
     if (checkpoint.size > size) {
-      ({ frontier, root } = await appendLeaves(size, frontier, leaves.slice(size, checkpoint.size)));
+      ({ frontier, root } = appendLeaves(size, frontier, leaves.slice(size, checkpoint.size)));
       size = checkpoint.size;
     }
     if (toHex(root) !== checkpoint.rootHash) {

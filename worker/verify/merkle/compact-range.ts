@@ -34,10 +34,10 @@ export interface AppendResult {
 
 /**
  * Appends `leafHashes` to the tree of `size` leaves whose frontier is `frontier` (as positioned by
- * `frontierPositions(size)`). Pure: the inputs are not modified. Hashes synchronously (`nodeHashSync`):
- * the log's write path calls this once per commit, with O(log n) small nodes to hash.
+ * `frontierPositions(size)`). Pure: the inputs are not modified. Synchronous (`nodeHashSync`): the
+ * log's write path calls this once per commit, with O(log n) small nodes to hash.
  */
-export async function appendLeaves(size: number, frontier: readonly Hash[], leafHashes: readonly Hash[]): Promise<AppendResult> {
+export function appendLeaves(size: number, frontier: readonly Hash[], leafHashes: readonly Hash[]): AppendResult {
   const stack = [...frontier];
   const created: MerkleNode[] = [];
   let next = size;
@@ -56,17 +56,13 @@ export async function appendLeaves(size: number, frontier: readonly Hash[], leaf
     stack.push(carry);
     next++;
   }
-  return { size: next, frontier: stack, root: foldFrontierSync(stack), created };
+  return { size: next, frontier: stack, root: foldFrontier(stack), created };
 }
 
-function foldFrontierSync(frontier: readonly Hash[]): Hash {
+/** MTH of the tree whose compact range [0, n) is `frontier`. */
+export function foldFrontier(frontier: readonly Hash[]): Hash {
   let root = frontier.at(-1);
   if (root === undefined) return EMPTY_TREE_ROOT;
   for (let i = frontier.length - 2; i >= 0; i--) root = nodeHashSync(frontier[i] as Hash, root);
   return root;
-}
-
-/** MTH of the tree whose compact range [0, n) is `frontier`. */
-export async function foldFrontier(frontier: readonly Hash[]): Promise<Hash> {
-  return foldFrontierSync(frontier);
 }
