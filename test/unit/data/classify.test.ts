@@ -54,6 +54,18 @@ describe("classifier", () => {
   it("refuses an unknown label", () => {
     expect(() => classify(["hello"], "top-secret")).toThrow(GatewayError);
   });
+
+  it("finds the same wherever a finding falls against the sweep's 4,096-unit blocks", () => {
+    // Each identifier starts, ends or is cut at a block edge for some shift (sweep.ts reads the text
+    // a block at a time); spaces before it change nothing but the offsets.
+    const tail = "Pay 4111 1111 1111 1111 to Anna Berg, call +1 415 555 2671, key AKIAIOSFODNN7EXAMPLE at 10.2.3.4";
+    const expected = detectText(tail);
+    expect(expected.length).toBeGreaterThanOrEqual(5);
+    for (let shift = 4096 - tail.length - 2; shift <= 4098; shift++) {
+      const moved = detectText(`${" ".repeat(shift)}${tail}`).map((f) => ({ ...f, start: f.start - shift, end: f.end - shift }));
+      expect(moved, `shifted by ${shift}`).toEqual(expected);
+    }
+  });
 });
 
 describe("scan caps: bounded work, never a silent pass", () => {
