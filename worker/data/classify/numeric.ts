@@ -39,24 +39,41 @@ export function numberRunAt(text: string, codes: Uint8Array, start: number, firs
 }
 
 /**
- * A group of digits in a run, by position: its digits are read as a string (`digitsOf`) only where a
- * validator needs them, after the checks on sizes and separators that most groups fail.
+ * The groups of digits of the run being read, by index k: group k is text[start(k), end(k)), and its
+ * separator — what stands between group k - 1 and it, or between the run's start and group 0 — is
+ * text[end(k - 1), start(k)). Digits are read as a string only where a validator needs them, after
+ * the checks on sizes and separators that most groups fail. One set of arrays serves every run (a
+ * run has at most MAX_RUN / 2 groups), so reading a run allocates nothing.
  */
-interface Group {
-  start: number;
-  end: number;
-  /** How many digits (end - start). */
-  size: number;
-  /** What stands between the previous group and this one ("" before the first). */
-  sep: string;
+const run: { text: string; codes: Uint8Array; start: number; count: number; readonly starts: Int32Array; readonly ends: Int32Array } = {
+  text: "",
+  codes: new Uint8Array(0),
+  start: 0,
+  count: 0,
+  starts: new Int32Array(MAX_RUN),
+  ends: new Int32Array(MAX_RUN),
+};
+
+const start = (k: number) => run.starts[k]!;
+const end = (k: number) => run.ends[k]!;
+const size = (k: number) => run.ends[k]! - run.starts[k]!;
+/** Where group k's separator starts. */
+const sepFrom = (k: number) => (k === 0 ? run.start : run.ends[k - 1]!);
+/** Group k's separator is the one code unit `c`. */
+const sepIs = (k: number, c: number) => run.starts[k]! - sepFrom(k) === 1 && run.codes[sepFrom(k)] === c;
+
+/** Groups a and b have the same separator. */
+function sameSep(a: number, b: number): boolean {
+  const length = start(a) - sepFrom(a);
+  if (start(b) - sepFrom(b) !== length) return false;
+  for (let k = 0; k < length; k++) if (run.codes[sepFrom(a) + k] !== run.codes[sepFrom(b) + k]) return false;
+  return true;
 }
 
-const digitsOf = (text: string, g: Group) => text.slice(g.start, g.end);
-
 /** The digits of groups from..to (inclusive), without what stands between them. */
-function digitsFrom(text: string, groups: readonly Group[], from: number, to: number): string {
-  let digits = "";
-  for (let k = from; k <= to; k++) digits += digitsOf(text, groups[k]!);
+function digitsFrom(from: number, to: number): string {
+  let digits = run.text.slice(start(from), end(from));
+  for (let k = from + 1; k <= to; k++) digits += run.text.slice(start(k), end(k));
   return digits;
 }
 
@@ -77,115 +94,143 @@ const SE_PNR: Rule = { type: "SE_PERSONNUMMER", category: "pii", level: 2, score
 const SE_PNR_BARE: Rule = { ...SE_PNR, score: 0.35, requiresContext: true };
 const MRN: Rule = { type: "MEDICAL_RECORD_NUMBER", category: "phi", level: 2, score: 0.3, requiresContext: true, context: ["mrn", "medical record", "patient id", "patient number", "chart no", "chart number"] };
 
-/** One-character strings by (ASCII) code unit. */
-const ONE_CHARACTER = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
-
-/** text[from, to) for a separator (ASCII: RUN_CHAR, "+"): most are none or one character, found without slicing. */
-function between(text: string, codes: Uint8Array, from: number, to: number): string {
-  if (to === from) return "";
-  return to - from === 1 ? ONE_CHARACTER[codes[from]!]! : text.slice(from, to);
-}
-
-function groupsOf(text: string, codes: Uint8Array, start: number, end: number): Group[] {
-  const groups: Group[] = [];
-  let sepStart = start;
-  let i = start;
-  while (i < end) {
+/** Reads the groups of the run text[from, to) into `run`. */
+function readGroups(text: string, codes: Uint8Array, from: number, to: number): void {
+  run.text = text;
+  run.codes = codes;
+  run.start = from;
+  let count = 0;
+  let i = from;
+  while (i < to) {
     if (isDigit(codes[i]!)) {
-      const groupStart = i;
-      while (i < end && isDigit(codes[i]!)) i++;
-      groups.push({ start: groupStart, end: i, size: i - groupStart, sep: between(text, codes, sepStart, groupStart) });
-      sepStart = i;
+      run.starts[count] = i;
+      while (i < to && isDigit(codes[i]!)) i++;
+      run.ends[count++] = i;
     } else i++;
   }
-  return groups;
+  run.count = count;
 }
+
+const SPACE = 32;
+const OPEN = 40;
+const CLOSE = 41;
+const PLUS = 43;
+const DASH = 45;
+const DOT = 46;
+const SLASH = 47;
+
+const digitsOf = (k: number) => run.text.slice(start(k), end(k));
+/** Group k's separator ends with the code unit `c`. */
+const sepEndsWith = (k: number, c: number) => start(k) > sepFrom(k) && run.codes[start(k) - 1] === c;
 
 /**
  * Card numbers: the longest window of groups joined by one consistent " " or "-" that validates.
  * Printed card numbers are grouped from a first group of four (4-4-4-4, 4-6-5, 4-6-4); other
  * groupings of Luhn-valid digits (IMEIs are 2-6-6-1) are not cards.
  */
-function cards(text: string, groups: readonly Group[], emit: Emit): void {
+function cards(emit: Emit): void {
   let i = 0;
-  while (i < groups.length) {
+  while (i < run.count) {
     let best = -1;
     let bestRule = CARD;
-    let size = 0;
-    for (let j = i; j < groups.length && j <= i + 5; j++) {
-      const g = groups[j]!;
-      if (j > i && ((g.sep !== " " && g.sep !== "-") || g.sep !== groups[i + 1]!.sep || g.size < 3 || groups[i]!.size !== 4)) break;
-      size += g.size;
-      if (size > 19) break;
+    let digits = 0;
+    for (let j = i; j < run.count && j <= i + 5; j++) {
+      if (j > i && ((!sepIs(j, SPACE) && !sepIs(j, DASH)) || !sameSep(j, i + 1) || size(j) < 3 || size(i) !== 4)) break;
+      digits += size(j);
+      if (digits > 19) break;
       // No card number (Maestro's included) is shorter than 12 digits.
-      if (size < 12) continue;
-      const digits = digitsFrom(text, groups, i, j);
-      if (creditCard(digits)) [best, bestRule] = [j, CARD];
-      else if (maestro(digits)) [best, bestRule] = [j, MAESTRO];
+      if (digits < 12) continue;
+      const number = digitsFrom(i, j);
+      if (creditCard(number)) {
+        best = j;
+        bestRule = CARD;
+      } else if (maestro(number)) {
+        best = j;
+        bestRule = MAESTRO;
+      }
     }
     if (best < 0) {
       i++;
       continue;
     }
-    report(text, groups[i]!.start, groups[best]!.end, bestRule, emit);
+    report(run.text, start(i), end(best), bestRule, emit);
     i = best + 1;
   }
 }
 
-function ssns(text: string, groups: readonly Group[], emit: Emit): void {
-  for (let i = 0; i + 2 < groups.length; i++) {
-    const [a, b, c] = [groups[i]!, groups[i + 1]!, groups[i + 2]!];
-    if (a.size !== 3 || b.size !== 2 || c.size !== 4) continue;
-    if ((b.sep === "-" || b.sep === " ") && c.sep === b.sep && usSsn(digitsOf(text, a), digitsOf(text, b), digitsOf(text, c))) {
-      report(text, a.start, c.end, SSN, emit, b.sep === "-" ? SSN.score : 0.5);
+function ssns(emit: Emit): void {
+  for (let i = 0; i + 2 < run.count; i++) {
+    if (size(i) !== 3 || size(i + 1) !== 2 || size(i + 2) !== 4) continue;
+    const dashed = sepIs(i + 1, DASH);
+    if ((dashed || sepIs(i + 1, SPACE)) && sameSep(i + 2, i + 1) && usSsn(digitsOf(i), digitsOf(i + 1), digitsOf(i + 2))) {
+      report(run.text, start(i), end(i + 2), SSN, emit, dashed ? SSN.score : 0.5);
       i += 2;
     }
   }
 }
 
-/** What may stand between the groups of a phone number: one of " . - /", ")" with a space or dash, " (". */
-const PHONE_SEPARATORS = new Set([" ", ".", "-", "/", ")", ") ", ")-", "(", " ("]);
+/** Group k's separator may stand inside a phone number: one of " . - / ) (", ")" with a space or dash, " (". */
+function phoneSeparator(k: number): boolean {
+  const from = sepFrom(k);
+  const c = run.codes[from]!;
+  switch (start(k) - from) {
+    case 1:
+      return c === SPACE || c === DOT || c === DASH || c === SLASH || c === CLOSE || c === OPEN;
+    case 2: {
+      const d = run.codes[from + 1]!;
+      return (c === CLOSE && (d === SPACE || d === DASH)) || (c === SPACE && d === OPEN);
+    }
+    default:
+      return false;
+  }
+}
 
 /**
  * Phone numbers: from each group, the longest window of up to seven groups that parses as one. Only
  * the first two groups may be a single digit ("+1 …", "+44 (0)20 …"), which also keeps a run of
  * single digits from being tried seven ways at every position.
  */
-function phones(text: string, groups: readonly Group[], emit: Emit): void {
+function phones(emit: Emit): void {
   let i = 0;
-  while (i < groups.length) {
-    const plus = groups[i]!.sep.endsWith("+");
-    const paren = groups[i]!.sep.endsWith("(");
+  while (i < run.count) {
+    const plus = sepEndsWith(i, PLUS);
+    const paren = sepEndsWith(i, OPEN);
     let best = -1;
     let bestScore = 0;
-    let size = 0;
+    let total = 0;
     // The window's digits, read once it is long enough to be a phone number (seven digits).
     let digits = "";
     let shape = 0;
-    let sep: string | undefined;
+    // Every separator inside the window so far is the one after its first group.
+    let uniform = true;
     let smallest = Infinity;
     let largest = 0;
-    for (let j = i; j < groups.length && j <= i + 6; j++) {
-      const g = groups[j]!;
-      if (j > i && (!PHONE_SEPARATORS.has(g.sep) || (j > i + 1 && g.size < 2))) break;
-      if (j > i) sep = j === i + 1 || g.sep === sep ? g.sep : undefined;
-      size += g.size;
-      shape = shape * 16 + g.size;
-      smallest = Math.min(smallest, g.size);
-      largest = Math.max(largest, g.size);
-      if (size > 15) break;
-      if (size < 7) continue;
-      digits = digits === "" ? digitsFrom(text, groups, i, j) : digits + digitsOf(text, g);
+    for (let j = i; j < run.count && j <= i + 6; j++) {
+      const n = size(j);
+      if (j > i && (!phoneSeparator(j) || (j > i + 1 && n < 2))) break;
+      if (j > i + 1 && uniform && !sameSep(j, i + 1)) uniform = false;
+      total += n;
+      shape = shape * 16 + n;
+      smallest = Math.min(smallest, n);
+      largest = Math.max(largest, n);
+      if (total > 15) break;
+      if (total < 7) continue;
+      digits = digits === "" ? digitsFrom(i, j) : digits + digitsOf(j);
+      // The separator between the window's groups when it is one code unit and the same between all of them.
+      const sep = j > i && uniform && start(i + 1) - sepFrom(i + 1) === 1 ? run.codes[sepFrom(i + 1)]! : 0;
       const score = phoneScore(digits, plus, paren, j - i + 1, shape, sep, smallest, largest);
-      if (score > 0) [best, bestScore] = [j, score];
+      if (score > 0) {
+        best = j;
+        bestScore = score;
+      }
     }
     if (best < 0) {
       i++;
       continue;
     }
-    const start = groups[i]!.start - (plus || paren ? 1 : 0);
-    const end = groups[best]!.end + (text[groups[best]!.end] === ")" ? 1 : 0);
-    report(text, start, end, PHONE, emit, bestScore);
+    const from = start(i) - (plus || paren ? 1 : 0);
+    const to = end(best) + (run.codes[end(best)] === CLOSE ? 1 : 0);
+    report(run.text, from, to, PHONE, emit, bestScore);
     i = best + 1;
   }
 }
@@ -193,15 +238,16 @@ function phones(text: string, groups: readonly Group[], emit: Emit): void {
 /**
  * `shape`: the window's group sizes as hex digits (0x334 is 3-3-4; a window has at most 15 digits, so
  * each size is one hex digit), `smallest` and `largest` of them; `sep`: the separator between its
- * groups when it is the same between all of them; `paren`: the first group is in parentheses.
+ * groups when it is one code unit and the same between all of them (else 0); `paren`: the first
+ * group is in parentheses.
  */
-function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: number, sep: string | undefined, smallest: number, largest: number): number {
+function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: number, sep: number, smallest: number, largest: number): number {
   if (digits.length < 7) return 0;
   if (plus) return internationalNumber(digits) ? 0.75 : 0;
   if (digits.startsWith("00") && count > 1) return internationalNumber(digits.slice(2)) ? 0.7 : 0;
   // Shapes that are something else: ZIP+4 (5-4) and SSN-like (3-2-4) with dashes, and dates.
-  if ((shape === 0x54 || shape === 0x324) && sep === "-") return 0;
-  if ((shape === 0x422 || shape === 0x224) && (sep === "-" || sep === "/" || sep === ".")) return 0;
+  if ((shape === 0x54 || shape === 0x324) && sep === DASH) return 0;
+  if ((shape === 0x422 || shape === 0x224) && (sep === DASH || sep === SLASH || sep === DOT)) return 0;
   if (count === 1) return digits.length >= 8 && digits.length <= 12 && !digits.startsWith("00") ? 0.15 : 0;
   if (nanpNumber(digits) && (shape === 0x334 || shape === 0x1334 || (shape === 0x37 && paren))) return 0.6;
   if (trunkNumber(digits) && smallest >= 2) return 0.5;
@@ -211,66 +257,74 @@ function phoneScore(digits: string, plus: boolean, paren: boolean, count: number
   return 0;
 }
 
-/** 0–255 without a leading zero, read from the code units (a group of at most three digits). */
-function octet(codes: Uint8Array, g: Group): boolean {
-  if (g.size > 3 || (g.size > 1 && codes[g.start] === 48)) return false;
+/** Group k is 0–255 without a leading zero (read from the code units: at most three digits). */
+function octet(k: number): boolean {
+  const n = size(k);
+  if (n > 3 || (n > 1 && run.codes[start(k)] === 48)) return false;
   let value = 0;
-  for (let k = g.start; k < g.end; k++) value = value * 10 + codes[k]! - 48;
+  for (let p = start(k); p < end(k); p++) value = value * 10 + run.codes[p]! - 48;
   return value <= 255;
 }
 
-function ipv4s(text: string, codes: Uint8Array, groups: readonly Group[], emit: Emit): void {
-  for (let i = 0; i + 3 < groups.length; i++) {
-    if (i > 0 && groups[i]!.sep === ".") continue;
+function ipv4s(emit: Emit): void {
+  for (let i = 0; i + 3 < run.count; i++) {
+    if (i > 0 && sepIs(i, DOT)) continue;
     let k = 0;
-    while (k < 4 && (k === 0 || groups[i + k]!.sep === ".") && octet(codes, groups[i + k]!)) k++;
-    if (k < 4 || groups[i + 4]?.sep === ".") continue;
-    report(text, groups[i]!.start, groups[i + 3]!.end, IPV4, emit);
+    while (k < 4 && (k === 0 || sepIs(i + k, DOT)) && octet(i + k)) k++;
+    if (k < 4 || (i + 4 < run.count && sepIs(i + 4, DOT))) continue;
+    report(run.text, start(i), end(i + 3), IPV4, emit);
     i += 3;
   }
 }
 
 /** Digits written in one run (or 3-3-4, 2-3-3-3) that only a check digit and a context word make an identifier. */
-function contextual(text: string, groups: readonly Group[], emit: Emit): void {
-  for (let i = 0; i < groups.length; i++) {
-    const g = groups[i]!;
-    const n = g.size;
+function contextual(emit: Emit): void {
+  const text = run.text;
+  for (let i = 0; i < run.count; i++) {
+    const n = size(i);
     if (n >= 6 && n <= 17) {
       // Only the validators of 9 to 12 digits read them.
-      const digits = n >= 9 && n <= 12 ? digitsOf(text, g) : "";
-      if (n === 9 && abaRouting(digits)) report(text, g.start, g.end, ABA, emit);
-      else if (n >= 8) report(text, g.start, g.end, BANK, emit);
-      if (n === 9 && usSsn(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5))) report(text, g.start, g.end, SSN_BARE, emit);
-      if (n === 10 && ukNhs(digits)) report(text, g.start, g.end, NHS, emit);
-      if (n === 11 && deTaxId(digits)) report(text, g.start, g.end, DE_TAX, emit);
-      if ((n === 10 || n === 12) && sePersonnummer(digits)) report(text, g.start, g.end, SE_PNR_BARE, emit);
-      if (n <= 10) report(text, g.start, g.end, MRN, emit);
+      const digits = n >= 9 && n <= 12 ? digitsOf(i) : "";
+      if (n === 9 && abaRouting(digits)) report(text, start(i), end(i), ABA, emit);
+      else if (n >= 8) report(text, start(i), end(i), BANK, emit);
+      if (n === 9 && usSsn(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5))) report(text, start(i), end(i), SSN_BARE, emit);
+      if (n === 10 && ukNhs(digits)) report(text, start(i), end(i), NHS, emit);
+      if (n === 11 && deTaxId(digits)) report(text, start(i), end(i), DE_TAX, emit);
+      if ((n === 10 || n === 12) && sePersonnummer(digits)) report(text, start(i), end(i), SE_PNR_BARE, emit);
+      if (n <= 10) report(text, start(i), end(i), MRN, emit);
     }
-    const next = groups[i + 1];
-    if (next && next.sep === "-" && (n === 6 || n === 8) && next.size === 4 && sePersonnummer(digitsFrom(text, groups, i, i + 1))) {
-      report(text, g.start, next.end, SE_PNR, emit);
+    if (i + 1 < run.count && sepIs(i + 1, DASH) && (n === 6 || n === 8) && size(i + 1) === 4 && sePersonnummer(digitsFrom(i, i + 1))) {
+      report(text, start(i), end(i + 1), SE_PNR, emit);
     }
-    if (n === 3 && i + 2 < groups.length) {
-      const [b, c] = [groups[i + 1]!, groups[i + 2]!];
-      if (b.size === 3 && c.size === 4 && c.sep === b.sep && ukNhs(digitsFrom(text, groups, i, i + 2))) report(text, g.start, c.end, NHS, emit);
+    if (n === 3 && i + 2 < run.count && size(i + 1) === 3 && size(i + 2) === 4 && sameSep(i + 2, i + 1) && ukNhs(digitsFrom(i, i + 2))) {
+      report(text, start(i), end(i + 2), NHS, emit);
     }
-    if (n === 2 && i + 3 < groups.length) {
-      const rest = [groups[i + 1]!, groups[i + 2]!, groups[i + 3]!];
-      if (rest.every((x) => x.size === 3 && x.sep === " ") && deTaxId(digitsFrom(text, groups, i, i + 3))) report(text, g.start, rest[2]!.end, DE_TAX, emit);
+    if (n === 2 && i + 3 < run.count) {
+      let k = 1;
+      while (k <= 3 && size(i + k) === 3 && sepIs(i + k, SPACE)) k++;
+      if (k > 3 && deTaxId(digitsFrom(i, i + 3))) report(text, start(i), end(i + 3), DE_TAX, emit);
     }
   }
 }
 
-function numbersIn(text: string, codes: Uint8Array, start: number, end: number, emit: Emit): void {
-  const groups = groupsOf(text, codes, start, end);
-  if (groups.length === 1 && groups[0]!.size < 6) return;
-  let digits = 0;
-  for (const g of groups) digits += g.size;
-  if (digits < 4) return;
-  // A card number has at least 12 digits, a phone number 7, an SSN 3 groups, an IPv4 address 4.
-  if (digits >= 12) cards(text, groups, emit);
-  if (groups.length >= 3) ssns(text, groups, emit);
-  if (digits >= 7) phones(text, groups, emit);
-  if (groups.length >= 4) ipv4s(text, codes, groups, emit);
-  contextual(text, groups, emit);
+const NO_CODES = new Uint8Array(0);
+
+function numbersIn(text: string, codes: Uint8Array, from: number, to: number, emit: Emit): void {
+  readGroups(text, codes, from, to);
+  try {
+    if (run.count === 1 && size(0) < 6) return;
+    let digits = 0;
+    for (let k = 0; k < run.count; k++) digits += size(k);
+    if (digits < 4) return;
+    // A card number has at least 12 digits, a phone number 7, an SSN 3 groups, an IPv4 address 4.
+    if (digits >= 12) cards(emit);
+    if (run.count >= 3) ssns(emit);
+    if (digits >= 7) phones(emit);
+    if (run.count >= 4) ipv4s(emit);
+    contextual(emit);
+  } finally {
+    // No text outlives the classification that read it.
+    run.text = "";
+    run.codes = NO_CODES;
+  }
 }
