@@ -10,10 +10,26 @@
  * request path); request buckets are memory only (see LimiterCore).
  */
 import { DurableObject } from "cloudflare:workers";
+import { ensureSchema, type SqlSchema } from "../lib/sql-schema.ts";
 import { type Admission, LimiterCore, type Limits, type Usage, type UsageStore } from "./limits.ts";
 
 /** The part of `DurableObjectStorage` the store needs. */
-export type SqlBackend = Pick<DurableObjectStorage, "sql">;
+export type SqlBackend = Pick<DurableObjectStorage, "sql" | "transactionSync">;
+
+/**
+ * Schema steps (versioned in `limiter_meta`); step i brings version i to version i + 1. Append only,
+ * never edit a shipped step.
+ */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  // The first schema (objects created before versioning have it, with no version recorded).
+  [`CREATE TABLE IF NOT EXISTS limiter_usage (scope TEXT PRIMARY KEY, window_start INTEGER NOT NULL, used INTEGER NOT NULL)`],
+];
+
+const LIMITER_TABLES: SqlSchema = {
+  metaTable: "limiter_meta",
+  migrations: MIGRATIONS,
+  tooNew: (found) => new Error(`rate limiter schema version ${found} is newer than ${MIGRATIONS.length}`),
+};
 
 /** Usage rows, read through an in-memory copy: `admit` never waits for storage. */
 export class SqlUsageStore implements UsageStore {
@@ -22,7 +38,7 @@ export class SqlUsageStore implements UsageStore {
 
   constructor(storage: SqlBackend) {
     this.#storage = storage;
-    storage.sql.exec(`CREATE TABLE IF NOT EXISTS limiter_usage (scope TEXT PRIMARY KEY, window_start INTEGER NOT NULL, used INTEGER NOT NULL)`);
+    ensureSchema(storage, LIMITER_TABLES);
     for (const row of storage.sql.exec<{ scope: string; window_start: number; used: number }>(`SELECT scope, window_start, used FROM limiter_usage`)) {
       this.#cache.set(row.scope, { windowStart: row.window_start, used: row.used });
     }

@@ -324,6 +324,7 @@ export class AuditLogCore {
    */
   tile(path: string): Uint8Array<ArrayBuffer> | undefined {
     if (typeof path !== "string") throw new AuditError("invalid_argument", "a tile path is a string");
+    // Parsed again (the route did too): like every method here, this one checks its RPC arguments.
     const tile = parseTilePath(path);
     const span = tileSpan(tile, this.#store.head().size);
     if (span === undefined) return undefined;

@@ -32,7 +32,7 @@ export {
 export { AuditError, type AuditErrorCode } from "./errors.ts";
 export { appendLeaves, foldFrontier, frontierPositions, type MerkleNode } from "./merkle/compact-range.ts";
 export { consistencyPath, verifyConsistency, verifySubtreeConsistency } from "./merkle/consistency.ts";
-export { EMPTY_TREE_ROOT, type Hash, HASH_BYTES, leafHash, nodeHash } from "./merkle/hash.ts";
+export { EMPTY_TREE_ROOT, type Hash, HASH_BYTES, leafHash } from "./merkle/hash.ts";
 export { inclusionPath, rootFromInclusionProof, verifyInclusion, verifySubtreeInclusion } from "./merkle/inclusion.ts";
 export { rangeHash, type RangeHasher, storedRangeHasher } from "./merkle/range-hash.ts";
 export { treeRoot } from "./merkle/tree-head.ts";

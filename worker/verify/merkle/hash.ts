@@ -32,15 +32,11 @@ function nodeInput(left: Hash, right: Hash): Uint8Array {
   return input;
 }
 
-export async function nodeHash(left: Hash, right: Hash): Promise<Hash> {
-  return sha256(nodeInput(left, right));
-}
-
 /**
- * `nodeHash` computed synchronously, for the append path, which hashes O(log n) nodes per commit: a
- * node's input is 65 bytes (two SHA-256 blocks), which the pure-JS hash does in a few microseconds,
- * about what one `crypto.subtle.digest` costs in workerd, but without a promise and a microtask turn
- * per node (bench/AUDIT.md, the perf split).
+ * An interior node's hash, computed synchronously: a node's input is 65 bytes (two SHA-256 blocks),
+ * which the pure-JS hash does in a few microseconds, about what one `crypto.subtle.digest` costs in
+ * workerd, but without a promise and a microtask turn per node (bench/AUDIT.md, the perf split). The
+ * append path hashes O(log n) nodes per commit, proofs and their verification O(log n) each.
  */
 export function nodeHashSync(left: Hash, right: Hash): Hash {
   return sha256Sync(nodeInput(left, right));

@@ -4,23 +4,19 @@
  * root is tested against, and what an auditor uses over an exported log.
  */
 import { splitPoint } from "./bits.ts";
-import { EMPTY_TREE_ROOT, type Hash, nodeHash } from "./hash.ts";
+import { EMPTY_TREE_ROOT, type Hash, nodeHashSync } from "./hash.ts";
 
 export async function treeRoot(leafHashes: readonly Hash[]): Promise<Hash> {
   if (leafHashes.length === 0) return EMPTY_TREE_ROOT;
   return subtreeRoot(leafHashes, 0, leafHashes.length);
 }
 
-async function subtreeRoot(leafHashes: readonly Hash[], start: number, end: number): Promise<Hash> {
+function subtreeRoot(leafHashes: readonly Hash[], start: number, end: number): Hash {
   if (end - start === 1) {
     const leaf = leafHashes[start];
     if (leaf === undefined) throw new RangeError(`no leaf ${start}`);
     return leaf;
   }
   const k = splitPoint(end - start);
-  const [left, right] = await Promise.all([
-    subtreeRoot(leafHashes, start, start + k),
-    subtreeRoot(leafHashes, start + k, end),
-  ]);
-  return nodeHash(left, right);
+  return nodeHashSync(subtreeRoot(leafHashes, start, start + k), subtreeRoot(leafHashes, start + k, end));
 }

@@ -8,6 +8,7 @@
  * far under SQLite's 2 MB row limit in a Durable Object.
  */
 import { DurableObject } from "cloudflare:workers";
+import { ensureSchema, type SqlSchema } from "../../lib/sql-schema.ts";
 import {
   assertLevel,
   currentLevel,
@@ -29,15 +30,28 @@ export const RISK_SCHEMA_VERSION = 1;
 /** A request and its usage: what one call folds in; more is a caller's error. */
 const MAX_OBSERVATIONS_PER_CALL = 8;
 
-/** The state as one row; `ensure` is idempotent and runs every time the object starts. */
+/**
+ * Table schema steps (versioned in `risk_meta`); step i brings version i to version i + 1. Append
+ * only, never edit a shipped step. The row's own `version` (RISK_SCHEMA_VERSION) versions the JSON state.
+ */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  // The first schema (objects created before versioning have it, with no version recorded).
+  [`CREATE TABLE IF NOT EXISTS risk_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, state TEXT NOT NULL)`],
+];
+
+const RISK_TABLES: SqlSchema = {
+  metaTable: "risk_meta",
+  migrations: MIGRATIONS,
+  tooNew: (found) => new Error(`risk table schema version ${found} is newer than ${MIGRATIONS.length}`),
+};
+
+/** The state as one row; the schema is ensured (idempotently) every time the object starts. */
 export class SqlRiskStore {
   readonly #storage: SqlBackend;
 
   constructor(storage: SqlBackend) {
     this.#storage = storage;
-    storage.transactionSync(() => {
-      storage.sql.exec(`CREATE TABLE IF NOT EXISTS risk_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, state TEXT NOT NULL)`);
-    });
+    ensureSchema(storage, RISK_TABLES);
   }
 
   load(): RiskState {
