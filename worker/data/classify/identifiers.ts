@@ -21,23 +21,46 @@ const LOCAL = charTable("A-Za-z0-9._%+-");
 const DOMAIN = charTable("A-Za-z0-9.-");
 const MAX_LOCAL = 64; // RFC 5321 §4.5.3.1.1
 const MAX_DOMAIN = 253; // RFC 1035 name length as text
-const TLD = /^[A-Za-z]{2,24}$/;
-const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const DOT = 46;
+const HYPHEN = 45;
+const MAX_LABEL = 63; // RFC 1035 §2.3.4
+const MIN_TLD = 2;
+const MAX_TLD = 24;
+
+/**
+ * Whether text[from, to), all DOMAIN characters, is a domain: two labels or more split by ".", each as
+ * /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/ (1–63 characters, no "-" first or last: the others
+ * are letters, digits or "-" already), the last as /^[A-Za-z]{2,24}$/. Read on the code units: no
+ * split, no string per label.
+ */
+function isDomain(text: string, from: number, to: number): boolean {
+  let labelStart = from;
+  for (let i = from; i < to; i++) {
+    if (text.charCodeAt(i) !== DOT) continue;
+    if (!isLabel(text, labelStart, i)) return false;
+    labelStart = i + 1;
+  }
+  if (labelStart === from || to - labelStart < MIN_TLD || to - labelStart > MAX_TLD) return false;
+  for (let i = labelStart; i < to; i++) if (!isLetter(text.charCodeAt(i))) return false;
+  return true;
+}
+
+const isLabel = (text: string, from: number, to: number) =>
+  to > from && to - from <= MAX_LABEL && text.charCodeAt(from) !== HYPHEN && text.charCodeAt(to - 1) !== HYPHEN;
 
 /** E-mail addresses, found from each "@" outwards (bounded both ways), so no pattern can backtrack. */
 export function emails(text: string, emit: Emit): void {
   for (let at = text.indexOf("@"); at >= 0; ) {
     let start = at;
     while (start > 0 && at - start < MAX_LOCAL && allowed(LOCAL, text.charCodeAt(start - 1))) start--;
-    while (start < at && text[start] === ".") start++;
+    while (start < at && text.charCodeAt(start) === DOT) start++;
     let end = at + 1;
     while (end < text.length && end - at <= MAX_DOMAIN && allowed(DOMAIN, text.charCodeAt(end))) end++;
-    while (end > at + 1 && (text[end - 1] === "." || text[end - 1] === "-")) end--;
-    const labels = text.slice(at + 1, end).split(".");
+    while (end > at + 1 && (text.charCodeAt(end - 1) === DOT || text.charCodeAt(end - 1) === HYPHEN)) end--;
     const tooLong = start > 0 && at - start === MAX_LOCAL && allowed(LOCAL, text.charCodeAt(start - 1));
     // After "//" it is a URL's user name ("https://user@host"), not an address.
-    const inUrl = text[start - 1] === "/";
-    if (start < at && !tooLong && !inUrl && text[at - 1] !== "." && labels.length >= 2 && TLD.test(labels.at(-1)!) && labels.every((l) => LABEL.test(l))) {
+    const inUrl = text.charCodeAt(start - 1) === 47;
+    if (start < at && !tooLong && !inUrl && text.charCodeAt(at - 1) !== DOT && isDomain(text, at + 1, end)) {
       report(text, start, end, EMAIL, emit);
       at = text.indexOf("@", end);
     } else at = text.indexOf("@", at + 1);

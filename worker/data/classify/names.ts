@@ -11,14 +11,14 @@ import { allowed, charTable, type Emit, report, type Rule } from "./scan.ts";
 const PERSON: Rule = { type: "PERSON", category: "pii", level: 1, score: 0.6 };
 const LOCATION: Rule = { type: "LOCATION", category: "pii", level: 1, score: 0.5 };
 
-const TITLES = new Set(["Mr", "Mrs", "Ms", "Mx", "Miss", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Mme", "Mlle", "Sr", "Sra"]);
-// The phrases below are tried only when the word before the capitalised words is one of these.
-const CUE_WORDS = new Set(["mr", "mrs", "ms", "mx", "miss", "dr", "prof", "sir", "dame", "herr", "frau", "mme", "mlle", "sr", "sra", "is", "called", "signed", "regards", "sincerely", "in", "to", "address"]);
+const TITLES = ["Mr", "Mrs", "Ms", "Mx", "Miss", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Mme", "Mlle", "Sr", "Sra"];
 const TITLE_BEFORE = /(?:^|[^A-Za-z])(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra)\.? $/;
 const INTRO_BEFORE = /(?:my name is|my name's|i am called|signed,?|regards,?|sincerely,?) ?\n?$/i;
 const PLACE_BEFORE = /(?:lives? in|living in|born in|resides? in|moved to|based in|located in|address:?) $/i;
 const HOUSE_NUMBER = /^[0-9]{1,5}[a-z]?$/;
 const CUE_CHAR = charTable("A-Za-z0-9'");
+/** CUE_CHAR over the sweep's code units (bytes, sweep.ts): one lookup, no range check. */
+const CUE_UNIT = Uint8Array.from({ length: 256 }, (_, c) => (c < 128 ? CUE_CHAR[c]! : 0));
 /** How far back the phrases are read ("my name is " is the longest). */
 const LOOK_BEHIND = 24;
 
@@ -52,12 +52,53 @@ const FIRST_NAMES = new Set(
   ).split(" "),
 );
 
-/** CUE_WORDS by length. */
-const CUE_BY_LENGTH: ReadonlyArray<readonly string[] | undefined> = (() => {
-  const byLength: string[][] = [];
-  for (const word of CUE_WORDS) (byLength[word.length] ??= []).push(word);
-  return byLength;
+/**
+ * A word's length and first and last code units, as one number: equal words have equal shapes, so
+ * a set's shapes rule out most words before one is copied to be looked up.
+ */
+const shapeOf = (text: string, start: number, end: number) => ((end - start) << 16) ^ (text.charCodeAt(start) << 8) ^ text.charCodeAt(end - 1);
+const shapes = (words: Iterable<string>) => new Set(Array.from(words, (word) => shapeOf(word, 0, word.length)));
+const STREET_SHAPES = shapes(STREET_SUFFIXES);
+const FIRST_NAME_SHAPES = shapes(FIRST_NAMES);
+const isStreetSuffix = (text: string, start: number, end: number) =>
+  STREET_SHAPES.has(shapeOf(text, start, end)) && STREET_SUFFIXES.has(text.slice(start, end));
+const isFirstName = (text: string, start: number, end: number) =>
+  FIRST_NAME_SHAPES.has(shapeOf(text, start, end)) && FIRST_NAMES.has(text.slice(start, end));
+
+/**
+ * TITLE_BEFORE, INTRO_BEFORE and PLACE_BEFORE are tried only when the word before the capitalised
+ * words is a cue word, and only the phrase that can end with it: each phrase's last word is one of
+ * its kind's cue words (a title, "is" of "my name is", "in" of "lives in"), and no cue word ends a
+ * phrase of another kind.
+ */
+const TITLE_CUE = 1;
+const INTRO_CUE = 2;
+const PLACE_CUE = 3;
+/** A word starting with a digit: perhaps the house number of a street address. */
+const HOUSE_NUMBER_CUE = 4;
+const CUE_WORDS = new Map<string, number>([
+  ...TITLES.map((title) => [title.toLowerCase(), TITLE_CUE] as const),
+  ...["is", "called", "signed", "regards", "sincerely"].map((word) => [word, INTRO_CUE] as const),
+  ...["in", "to", "address"].map((word) => [word, PLACE_CUE] as const),
+]);
+
+/** Words by length, for comparing code units in place. */
+function byLength<T>(entries: Iterable<readonly [string, T]>): ReadonlyArray<ReadonlyArray<readonly [string, T]> | undefined> {
+  const lists: Array<Array<readonly [string, T]>> = [];
+  for (const entry of entries) (lists[entry[0].length] ??= []).push(entry);
+  return lists;
+}
+const CUE_BY_LENGTH = byLength(CUE_WORDS);
+/**
+ * Pairs (first << 8 | last) of the first and last letters of CUE_WORDS (lower case, as `| 32` makes
+ * the text's letters in `cueBefore`): most words before a capitalised word fail this one lookup.
+ */
+const CUE_ENDS: Uint8Array = (() => {
+  const table = new Uint8Array(256 * 256);
+  for (const word of CUE_WORDS.keys()) table[(word.charCodeAt(0) << 8) | word.charCodeAt(word.length - 1)] = 1;
+  return table;
 })();
+const TITLES_BY_LENGTH = byLength(TITLES.map((title) => [title, true] as const));
 
 /** " ", newline, "." or ",": what may stand between a cue word and the capitalised words after it. */
 const isCueGap = (c: number) => c === 32 || c === 10 || c === 46 || c === 44;
@@ -72,25 +113,36 @@ function cueWordLast(codes: Uint8Array, at: number): number {
 /** Where the word ending at `last` starts: at most 12 characters of CUE_CHAR back. */
 function cueWordStart(codes: Uint8Array, last: number): number {
   let start = last;
-  while (start >= 0 && last - start < 12 && allowed(CUE_CHAR, codes[start]!)) start--;
+  while (start >= 0 && last - start < 12 && CUE_UNIT[codes[start]!] === 1) start--;
   return start + 1;
 }
 
 /**
- * Whether the word before `at` (as `wordBefore` finds it) may be a cue word or a house number, read
- * without copying it: most capitalised words follow an ordinary word and are decided here.
+ * What the word before `at` (as `wordBefore` finds it) may cue: a cue word's kind, HOUSE_NUMBER_CUE,
+ * or 0; read without copying it: most capitalised words follow an ordinary word and are decided here.
  */
-function mayCue(codes: Uint8Array, at: number): boolean {
+function cueBefore(codes: Uint8Array, at: number): number {
   const last = cueWordLast(codes, at);
   const start = cueWordStart(codes, last);
-  if (start > last) return false;
+  if (start > last) return 0;
   const first = codes[start]!;
-  if (first >= 48 && first <= 57) return true;
+  if (first >= 48 && first <= 57) return HOUSE_NUMBER_CUE;
+  if (CUE_ENDS[((first | 32) << 8) | (codes[last]! | 32)] !== 1) return 0;
   // CUE_CHAR is ASCII letters, digits and "'": `| 32` lower-cases a letter and keeps the others apart.
-  for (const word of CUE_BY_LENGTH[last + 1 - start] ?? []) {
+  for (const [word, kind] of CUE_BY_LENGTH[last + 1 - start] ?? []) {
     let k = 0;
     while (k < word.length && (codes[start + k]! | 32) === word.charCodeAt(k)) k++;
-    if (k === word.length) return true;
+    if (k === word.length) return kind;
+  }
+  return 0;
+}
+
+/** Whether text[start, end) is one of TITLES (the sweep's code units, compared in place). */
+function isTitle(codes: Uint8Array, start: number, end: number): boolean {
+  for (const [title] of TITLES_BY_LENGTH[end - start] ?? []) {
+    let k = 0;
+    while (k < title.length && codes[start + k] === title.charCodeAt(k)) k++;
+    if (k === title.length) return true;
   }
   return false;
 }
@@ -103,7 +155,8 @@ function wordBefore(text: string, codes: Uint8Array, at: number): { word: string
 }
 
 /** [a-z'’-] in the sweep's code units (sweep.ts: "’" is 128). */
-const isTail = (c: number) => (c >= 97 && c <= 122) || c === 39 || c === 45 || c === 128;
+const TAIL = Uint8Array.from({ length: 256 }, (_, c) => ((c >= 97 && c <= 122) || c === 39 || c === 45 || c === 128 ? 1 : 0));
+const isTail = (c: number) => TAIL[c] === 1;
 const isCapital = (c: number) => c >= 65 && c <= 90;
 
 /** The end of up to 24 tail characters from `from`. */
@@ -126,32 +179,34 @@ export function namesAt(text: string, codes: Uint8Array, at: number, emit: Emit)
   const firstEnd = tailEnd(codes, at + 1);
   let end = firstEnd;
   for (let more = 0; more < 2 && codes[end] === 32 && isCapital(codes[end + 1]!) && isTail(codes[end + 2]!); more++) end = tailEnd(codes, end + 2);
-  if (at > 0 && allowed(CUE_CHAR, codes[at - 1]!)) return end;
-  const cued = mayCue(codes, at);
-  if (end === firstEnd && !cued) return end;
-  capitalised(text, codes, at, end, cued, emit);
+  if (at > 0 && CUE_UNIT[codes[at - 1]!] === 1) return end;
+  const cue = cueBefore(codes, at);
+  if (end === firstEnd && cue === 0) return end;
+  capitalised(text, codes, at, firstEnd, end, cue, emit);
   return end;
 }
 
-/** The run [start, end) of capitalised words, not after a word character; `cued`: as `mayCue` says of it. */
-function capitalised(text: string, codes: Uint8Array, start: number, end: number, cued: boolean, emit: Emit): void {
-  const run = text.slice(start, end);
-  const firstSpace = run.indexOf(" ");
-  const first = firstSpace < 0 ? run : run.slice(0, firstSpace);
+/**
+ * The run [start, end) of capitalised words, its first word ending at `firstEnd`, not after a word
+ * character; `cue`: as `cueBefore` says of the word before it.
+ */
+function capitalised(text: string, codes: Uint8Array, start: number, firstEnd: number, end: number, cue: number, emit: Emit): void {
+  const several = end > firstEnd;
   // "Mr Smith": the title is part of the run of capitalised words.
-  if (firstSpace > 0 && TITLES.has(first)) return report(text, start + first.length + 1, end, PERSON, emit);
-  // A house number or a cue word before the run: only where the word before may be one.
-  if (cued) {
-    const cue = wordBefore(text, codes, start);
-    if (codes[start - 1] === 32 && HOUSE_NUMBER.test(cue.word) && STREET_SUFFIXES.has(run.slice(run.lastIndexOf(" ") + 1))) {
-      const houseStart = cue.start;
-      if (houseStart === 0 || !allowed(CUE_CHAR, text.charCodeAt(houseStart - 1))) return report(text, houseStart, end, LOCATION, emit, 0.6);
+  if (several && isTitle(codes, start, firstEnd)) return report(text, firstEnd + 1, end, PERSON, emit);
+  if (cue === HOUSE_NUMBER_CUE) {
+    // The street suffix (the run's last word: the space before the run bounds the lastIndexOf) before
+    // the house number: most numbers before a capital end a date or a sentence ("2026. The").
+    if (codes[start - 1] === 32 && isStreetSuffix(text, text.lastIndexOf(" ", end - 1) + 1, end)) {
+      const house = wordBefore(text, codes, start);
+      if (HOUSE_NUMBER.test(house.word) && (house.start === 0 || !allowed(CUE_CHAR, text.charCodeAt(house.start - 1)))) {
+        return report(text, house.start, end, LOCATION, emit, 0.6);
+      }
     }
-    if (CUE_WORDS.has(cue.word)) {
-      const before = text.slice(Math.max(0, start - LOOK_BEHIND), start);
-      if (TITLE_BEFORE.test(before) || INTRO_BEFORE.test(before)) return report(text, start, end, PERSON, emit);
-      if (PLACE_BEFORE.test(before)) return report(text, start, end, LOCATION, emit, 0.45);
-    }
+  } else if (cue !== 0) {
+    const before = text.slice(Math.max(0, start - LOOK_BEHIND), start);
+    if ((cue === TITLE_CUE && TITLE_BEFORE.test(before)) || (cue === INTRO_CUE && INTRO_BEFORE.test(before))) return report(text, start, end, PERSON, emit);
+    if (cue === PLACE_CUE && PLACE_BEFORE.test(before)) return report(text, start, end, LOCATION, emit, 0.45);
   }
-  if (firstSpace > 0 && FIRST_NAMES.has(first)) report(text, start, end, PERSON, emit, 0.45);
+  if (several && isFirstName(text, start, firstEnd)) report(text, start, end, PERSON, emit, 0.45);
 }

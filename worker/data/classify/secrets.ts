@@ -5,13 +5,13 @@
  * All are restricted (level 3): they never leave the gateway by default.
  */
 import { entropy } from "./checksums.ts";
-import { allowed, attempt, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
+import { allowed, charTable, type Emit, report, type Rule, scan } from "./scan.ts";
 
 const secret = (type: string, score = 0.95): Rule => ({ type, category: "secret", level: 3, score });
 
 interface PrefixedKey {
   rule: Rule;
-  /** The literal start (regex source) that the combined scanner looks for. */
+  /** The literal start (regex source: literals, escapes, classes and groups of alternatives; see `expand`). */
   prefix: string;
   /** The whole key, tried (sticky) where its prefix was found. Bounded classes only. */
   pattern: RegExp;
@@ -66,12 +66,9 @@ const PREFIXED: readonly PrefixedKey[] = [
   key(secret("SECRET_JWT", 0.9), "eyJ", "[A-Za-z0-9_-]{5,2048}\\.eyJ[A-Za-z0-9_-]{5,16384}\\.[A-Za-z0-9_-]{0,1024}", TOKEN, jwtHeader),
 ];
 
-/** Every prefix (an alternation of literals: the first that matches names the key), then the key's own pattern. */
-const PREFIXES = new RegExp(PREFIXED.map((k) => `(${k.prefix.replace(/\((?!\?)/g, "(?:")})`).join("|"), "y");
-
 /**
  * The first two characters of every prefix, as a table of pairs (c1 * 128 + c2): the sweep tries
- * PREFIXES only where one stands. Expanded from the prefixes' sources, which hold literals, escapes,
+ * the prefixes only where one stands. Expanded from the prefixes' sources, which hold literals, escapes,
  * classes of single characters and non-capturing groups of alternatives, and nothing else.
  */
 export const KEY_STARTS: Uint8Array = (() => {
@@ -149,23 +146,41 @@ const KEY_THIRDS: ReadonlyArray<Uint8Array | undefined> = (() => {
 })();
 
 /**
+ * Every prefix's literals with their key, by their first two characters (c1 * 128 + c2), in the order
+ * of PREFIXED and of each prefix's alternatives: the first literal standing at a position names the
+ * key, as an alternation of the prefixes (tried in that order) would.
+ */
+const KEY_LITERALS: ReadonlyArray<ReadonlyArray<{ literal: string; entry: PrefixedKey }> | undefined> = (() => {
+  const lists = Array.from<Array<{ literal: string; entry: PrefixedKey }> | undefined>({ length: 128 * 128 });
+  for (const entry of PREFIXED) {
+    for (const literal of expand(entry.prefix)) (lists[literal.charCodeAt(0) * 128 + literal.charCodeAt(1)] ??= []).push({ literal, entry });
+  }
+  return lists;
+})();
+
+/**
  * The provider key whose prefix stands at `at` (the sweep found a pair of KEY_STARTS there; `codes`:
- * its code units); returns where the prefix scan resumes, or -1.
+ * its code units); returns where the prefix scan resumes (past the key, or past its prefix when the
+ * key's pattern does not match there), or -1 where no prefix stands.
  */
 export function prefixedKeyAt(text: string, codes: Uint8Array, at: number, emit: Emit): number {
-  if (KEY_THIRDS[codes[at]! * 128 + codes[at + 1]!]?.[codes[at + 2]!] !== 1) return -1;
-  return attempt(text, PREFIXES, at, emit, onPrefix);
+  const pair = codes[at]! * 128 + codes[at + 1]!;
+  if (KEY_THIRDS[pair]?.[codes[at + 2]!] !== 1) return -1;
+  for (const { literal, entry } of KEY_LITERALS[pair]!) {
+    if (text.startsWith(literal, at)) return keyAt(text, at, literal.length, entry, emit);
+  }
+  return -1;
 }
 
-function onPrefix(text: string, match: RegExpExecArray, emit: Emit): number | void {
-  const index = match.findIndex((group, i) => i > 0 && group !== undefined) - 1;
-  const entry = PREFIXED[index]!;
-  if (match.index > 0 && allowed(entry.notBefore, text.charCodeAt(match.index - 1))) return;
-  entry.pattern.lastIndex = match.index;
-  const found = entry.pattern.exec(text);
-  if (!found || (entry.validate && !entry.validate(found[0]))) return;
-  report(text, match.index, match.index + found[0].length, entry.rule, emit);
-  return match.index + found[0].length;
+/** The key `entry` at `at`, where a literal of its prefix (`prefixLength` long) stands. */
+function keyAt(text: string, at: number, prefixLength: number, entry: PrefixedKey, emit: Emit): number {
+  if (at > 0 && allowed(entry.notBefore, text.charCodeAt(at - 1))) return at + prefixLength;
+  entry.pattern.lastIndex = at;
+  if (!entry.pattern.test(text)) return at + prefixLength;
+  const end = entry.pattern.lastIndex;
+  if (entry.validate && !entry.validate(text.slice(at, end))) return at + prefixLength;
+  report(text, at, end, entry.rule, emit);
+  return end;
 }
 
 /** Azure AD client secrets: three token characters, a digit, "Q~", then 31–34 more. */
@@ -243,6 +258,42 @@ const MIN_GENERIC_ENTROPY = 3.5;
 /** The key name alone, tried first on the few characters before an operator (see `keywordSecrets`). */
 const KEYWORD_NAME = /(?<![A-Za-z0-9])(?:api[_-]?key|apikey|secret|token|passw(?:or)?d|pwd|passphrase|credential|access[_-]?key|private[_-]?key|auth)/i;
 /**
+ * The first two letters of KEYWORD_NAME's alternatives, lower case, as a table of pairs (c1 * 128 + c2):
+ * an assignment's key name starts with one of them (see `mayHoldKeyName`).
+ */
+const KEY_NAME_STARTS: Uint8Array = (() => {
+  const table = new Uint8Array(128 * 128);
+  for (const start of ["ap", "se", "to", "pa", "pw", "cr", "ac", "pr", "au"]) table[start.charCodeAt(0) * 128 + start.charCodeAt(1)] = 1;
+  return table;
+})();
+/** KEYWORD_ASSIGNMENT's key name and the rest of its identifier: [A-Za-z0-9_.-]. */
+const NAME_CHAR = charTable("A-Za-z0-9_.-");
+/** \s in ASCII; any other code unit counts too (\s holds a few), so nothing is ruled out that may match. */
+const maySpace = (c: number) => c === 32 || (c >= 9 && c <= 13) || c >= 128;
+
+/**
+ * Whether an assignment KEYWORD_ASSIGNMENT matches (from `windowStart`) may end at the operator at
+ * `op`: a necessary condition, read on a few code units without slicing. Before the operator stand
+ * at most 3 spaces and a quote, and before them the identifier, a run of NAME_CHAR that the key name
+ * starts a word of (after a character that is not a letter or digit, or at the run's start) with two
+ * letters of KEY_NAME_STARTS in either case (only ASCII letters match them under /i, and `| 32`
+ * lower-cases those and maps no other unit onto one). Most operators (a JSON key, a time) fail it.
+ */
+function mayHoldKeyName(text: string, windowStart: number, op: number): boolean {
+  let p = op - 1;
+  for (let k = 0; k < 3 && p >= windowStart && maySpace(text.charCodeAt(p)); k++) p--;
+  const quote = text.charCodeAt(p);
+  if (quote === 34 || quote === 39) p--;
+  const last = p;
+  while (p >= windowStart && allowed(NAME_CHAR, text.charCodeAt(p))) p--;
+  for (let at = p + 1; at < last; at++) {
+    if (at > p + 1 && allowed(ALNUM, text.charCodeAt(at - 1))) continue;
+    if (KEY_NAME_STARTS[(text.charCodeAt(at) | 32) * 128 + (text.charCodeAt(at + 1) | 32)] === 1) return true;
+  }
+  return false;
+}
+
+/**
  * The farthest an assignment's operator stands from its key name's start: the longest name (11),
  * 24 more name characters, a quote and 3 spaces. The name and what follows it up to the operator hold
  * no ":" or "=", so a key name belongs to the first operator after it.
@@ -268,7 +319,7 @@ function keywordSecrets(text: string, emit: Emit): void {
     const op = Math.min(colon, equals);
     if (op === Infinity) return;
     const windowStart = Math.max(from, op - OPERATOR_REACH);
-    if (!KEYWORD_NAME.test(text.slice(windowStart, op))) {
+    if (!mayHoldKeyName(text, windowStart, op) || !KEYWORD_NAME.test(text.slice(windowStart, op))) {
       from = op + 1;
       continue;
     }
