@@ -55,8 +55,11 @@ export function classify(texts: readonly string[], label: string | null = null, 
     const detection = detectWithin(text, Math.min(MAX_SCAN_PER_TEXT, budget), rules);
     budget -= text.length - detection.unscanned;
     unscanned += detection.unscanned;
+    // The findings are this call's own (detectWithin makes them): moved to the joined offsets in place.
     for (const finding of detection.findings) {
-      findings.push({ ...finding, start: finding.start + offset, end: finding.end + offset });
+      finding.start += offset;
+      finding.end += offset;
+      findings.push(finding);
       categories.add(finding.category);
       if (finding.level > level) level = finding.level;
     }
