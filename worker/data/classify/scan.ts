@@ -33,11 +33,16 @@ const lists = new Map<readonly string[], number>();
 /** Words by their first two characters (ASCII, c1 * 128 + c2): each with the bits of its lists. */
 let byPair: Array<Array<{ word: string; bits: number }> | undefined> = pairTable();
 /**
- * Per pair of code units as written (either case of a letter), the bits of all the words that start
- * with it lower-cased: the walk reads the words of a pair only when this has a bit it lacks, and
- * lower-cases only then.
+ * Per pair of code units as written (either case of a letter), a slot (1–255) for the lower-cased
+ * pair when some word starts with it, else 0; per slot and lower-cased third code unit
+ * (slot * 128 + third), the bits of that pair's words the third unit continues (a word of two
+ * characters: any). The walk reads a pair's words only when the third unit leaves a bit it lacks:
+ * many words of ordinary text share their first two letters with a context word, few their first three.
  */
-let pairBits = new Uint32Array(128 * 128);
+let pairSlots = new Uint8Array(128 * 128);
+let thirdBits = new Uint32Array(256 * 128);
+/** Pairs past the 254th share this slot, which every third unit continues (a weaker filter, still exact). */
+const LAST_SLOT = 255;
 
 /** A table of every pair, filled (a sparse array would be a dictionary, slow to index). */
 function pairTable(): Array<Array<{ word: string; bits: number }> | undefined> {
@@ -52,7 +57,9 @@ function listBit(words: readonly string[]): number {
   lists.set(words, bit);
   if (bit !== 0) {
     byPair = pairTable();
-    pairBits = new Uint32Array(128 * 128);
+    pairSlots = new Uint8Array(128 * 128);
+    thirdBits = new Uint32Array(256 * 128);
+    let slots = 0;
     for (const [list, b] of lists) {
       for (const word of list) {
         // A word shorter than two characters, or not ASCII, is searched the other way (bit 0).
@@ -60,7 +67,14 @@ function listBit(words: readonly string[]): number {
           lists.set(list, 0);
           continue;
         }
-        for (const first of spellings(word.charCodeAt(0))) for (const second of spellings(word.charCodeAt(1))) pairBits[first * 128 + second]! |= b;
+        let slot = pairSlots[word.charCodeAt(0) * 128 + word.charCodeAt(1)]!;
+        if (slot === 0) {
+          slot = Math.min(++slots, LAST_SLOT);
+          for (const first of spellings(word.charCodeAt(0))) for (const second of spellings(word.charCodeAt(1))) pairSlots[first * 128 + second] = slot;
+        }
+        for (let third = 0; third < 128; third++) {
+          if (word.length === 2 || slot === LAST_SLOT || LOWER[third] === word.charCodeAt(2)) thirdBits[slot * 128 + third]! |= b;
+        }
         const entries = (byPair[word.charCodeAt(0) * 128 + word.charCodeAt(1)] ??= []);
         const entry = entries.find((e) => e.word === word);
         if (entry) entry.bits |= b;
@@ -85,8 +99,11 @@ function spellings(c: number): number[] {
 
 /** 1 for the ASCII letters (as `isLetter`), by code unit. */
 const LETTER = Uint8Array.from({ length: 256 }, (_, c) => (isLetter(c) ? 1 : 0));
-/** `around` of an ASCII text, as written, in a buffer reused from call to call (cleared by `contextFor`). */
-const around = new Uint8Array(CONTEXT_BEFORE + 1 + CONTEXT_AFTER);
+/**
+ * `around` of an ASCII text, as written, in a buffer reused from call to call (cleared by `contextFor`),
+ * with room for one unit past it (the third unit of its last pair).
+ */
+const around = new Uint8Array(CONTEXT_BEFORE + 1 + CONTEXT_AFTER + 1);
 
 /** Bits of the lists with a word in the window around [start, end) of the ASCII text of `codes`. */
 function windowBits(codes: Uint8Array, textLength: number, start: number, end: number): number {
@@ -97,14 +114,17 @@ function windowBits(codes: Uint8Array, textLength: number, start: number, end: n
   around[length++] = 32;
   for (let i = end; i < to; i++) around[length++] = codes[i]!;
   let bits = 0;
-  // All bits at a word start, none inside a word (LETTER is 1 or 0): the pair at every position is
-  // looked up, and only a pair some word starts with, at a word start, is read further. No branch on
-  // the characters themselves, which follow no pattern a processor could predict.
+  // A slot at a word start, 0 inside a word (LETTER is 1 or 0): the pair at every position is looked
+  // up, and only a pair some word starts with, at a word start, is read further. Past `length` the
+  // third unit is stale, but only a word of two characters fits there, and those continue with any.
   let wordStart = -1;
   for (let p = 0; p + 1 < length; p++) {
     const c = around[p]!;
     const next = around[p + 1]!;
-    if ((pairBits[c * 128 + next]! & wordStart & ~bits) !== 0) bits |= wordBitsAt(p, length, byPair[LOWER[c]! * 128 + LOWER[next]!]!, bits);
+    const slot = pairSlots[c * 128 + next]! & wordStart;
+    if (slot !== 0 && (thirdBits[slot * 128 + LOWER[around[p + 2]!]!]! & ~bits) !== 0) {
+      bits |= wordBitsAt(p, length, byPair[LOWER[c]! * 128 + LOWER[next]!]!, bits);
+    }
     wordStart = LETTER[c]! - 1;
   }
   return bits;
