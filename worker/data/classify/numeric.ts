@@ -198,8 +198,6 @@ function phones(emit: Emit): void {
     let best = -1;
     let bestScore = 0;
     let total = 0;
-    // The window's digits, read once it is long enough to be a phone number (seven digits).
-    let digits = "";
     let shape = 0;
     // Every separator inside the window so far is the one after its first group.
     let uniform = true;
@@ -214,11 +212,11 @@ function phones(emit: Emit): void {
       smallest = Math.min(smallest, n);
       largest = Math.max(largest, n);
       if (total > 15) break;
+      // No phone number has fewer than seven digits.
       if (total < 7) continue;
-      digits = digits === "" ? digitsFrom(i, j) : digits + digitsOf(j);
       // The separator between the window's groups when it is one code unit and the same between all of them.
       const sep = j > i && uniform && start(i + 1) - sepFrom(i + 1) === 1 ? run.codes[sepFrom(i + 1)]! : 0;
-      const score = phoneScore(digits, plus, paren, j - i + 1, shape, sep, smallest, largest);
+      const score = phoneScore(i, j, total, plus, paren, shape, sep, smallest, largest);
       if (score > 0) {
         best = j;
         bestScore = score;
@@ -235,25 +233,37 @@ function phones(emit: Emit): void {
   }
 }
 
+/** The k-th digit (its code unit) of the groups from `from` on. */
+function digitAt(from: number, k: number): number {
+  let g = from;
+  while (k >= size(g)) k -= size(g++);
+  return run.codes[start(g) + k]!;
+}
+
+const ZERO = 48;
+
 /**
- * `shape`: the window's group sizes as hex digits (0x334 is 3-3-4; a window has at most 15 digits, so
- * each size is one hex digit), `smallest` and `largest` of them; `sep`: the separator between its
- * groups when it is one code unit and the same between all of them (else 0); `paren`: the first
- * group is in parentheses.
+ * The window of groups i..j, `total` digits (at least seven): `shape` is its group sizes as hex
+ * digits (0x334 is 3-3-4; a window has at most 15 digits, so each size is one hex digit), `smallest`
+ * and `largest` of them; `sep` the separator between its groups when it is one code unit and the same
+ * between all of them (else 0); `paren`: the first group is in parentheses. The digits are read as a
+ * string only for the validators that need them, after the shape has made one possible.
  */
-function phoneScore(digits: string, plus: boolean, paren: boolean, count: number, shape: number, sep: number, smallest: number, largest: number): number {
-  if (digits.length < 7) return 0;
-  if (plus) return internationalNumber(digits) ? 0.75 : 0;
-  if (digits.startsWith("00") && count > 1) return internationalNumber(digits.slice(2)) ? 0.7 : 0;
+function phoneScore(i: number, j: number, total: number, plus: boolean, paren: boolean, shape: number, sep: number, smallest: number, largest: number): number {
+  const count = j - i + 1;
+  if (plus) return internationalNumber(digitsFrom(i, j)) ? 0.75 : 0;
+  const leadingZeros = digitAt(i, 0) !== ZERO ? 0 : digitAt(i, 1) !== ZERO ? 1 : 2;
+  if (leadingZeros === 2 && count > 1) return internationalNumber(digitsFrom(i, j).slice(2)) ? 0.7 : 0;
   // Shapes that are something else: ZIP+4 (5-4) and SSN-like (3-2-4) with dashes, and dates.
   if ((shape === 0x54 || shape === 0x324) && sep === DASH) return 0;
   if ((shape === 0x422 || shape === 0x224) && (sep === DASH || sep === SLASH || sep === DOT)) return 0;
-  if (count === 1) return digits.length >= 8 && digits.length <= 12 && !digits.startsWith("00") ? 0.15 : 0;
-  if (nanpNumber(digits) && (shape === 0x334 || shape === 0x1334 || (shape === 0x37 && paren))) return 0.6;
-  if (trunkNumber(digits) && smallest >= 2) return 0.5;
-  if (digits.length >= 12 && digits.length <= 13 && digits[0] === "0") return 0.35;
+  if (count === 1) return total >= 8 && total <= 12 && leadingZeros < 2 ? 0.15 : 0;
+  if ((shape === 0x334 || shape === 0x1334 || (shape === 0x37 && paren)) && nanpNumber(digitsFrom(i, j))) return 0.6;
+  // A trunk number starts with one "0" (trunkNumber checks it again, with its length).
+  if (leadingZeros === 1 && smallest >= 2 && trunkNumber(digitsFrom(i, j))) return 0.5;
+  if (total >= 12 && total <= 13 && leadingZeros > 0) return 0.35;
   // Grouped digits of a plausible length with no other sign: a phone number only with context.
-  if (digits.length >= 8 && digits.length <= 11 && smallest >= 2 && largest <= 5) return 0.3;
+  if (total >= 8 && total <= 11 && smallest >= 2 && largest <= 5) return 0.3;
   return 0;
 }
 
