@@ -236,7 +236,9 @@ export function sweep(text: string, codes: Uint8Array, emits: SweepEmits): void 
           const resume = ibanAt(text, i, emits.ibans);
           if (resume >= 0) ibanFrom = resume;
         }
-        if (i >= nifFrom && ((f & DIGIT) !== 0 || ((f & NIE_LETTER) !== 0 && (n & DIGIT) !== 0))) {
+        // A NIF/NIE has seven digits at least, from here or after its letter: most numbers here are shorter.
+        const nifDigits = (f & DIGIT) !== 0 || ((f & NIE_LETTER) !== 0 && (n & DIGIT) !== 0);
+        if (nifDigits && i >= nifFrom && (FLAGS[codes[i + ((f & DIGIT) !== 0 ? 6 : 7)]!]! & DIGIT) !== 0) {
           const resume = nifAt(text, codes, i, emits.nifs);
           if (resume >= 0) nifFrom = resume;
         }
