@@ -18,7 +18,7 @@
  * read is bounded by a size validated against the committed head first, so a read may interleave
  * with an append without seeing anything torn.
  */
-import { toHex, utf8 } from "../lib/encoding.ts";
+import { concatBytes, toHex, utf8 } from "../lib/encoding.ts";
 import { AuditError, type AuditErrorCode } from "./errors.ts";
 import { isIndex } from "./merkle/bits.ts";
 import { appendLeaves, frontierPositions } from "./merkle/compact-range.ts";
@@ -100,12 +100,6 @@ export interface AuditLogCoreOptions {
    * absent, a commit counts as durable when `store.commit` returns (memory stores in tests).
    */
   durable?: () => Promise<void>;
-}
-
-function concatHashes(hashes: readonly Hash[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(hashes.length * 32);
-  hashes.forEach((hash, i) => out.set(hash, i * 32));
-  return out;
 }
 
 function requireIndex(name: string, value: unknown): number {
@@ -333,9 +327,9 @@ export class AuditLogCore {
       const leaves = this.#store.leaves(first, first + count);
       if (leaves.length !== count) throw new AuditError("corrupt", `stored leaves of [${first}, ${first + count}) are missing`);
       if (tile.kind === "entries") return entryBundle(leaves.map((leaf) => utf8(leaf.canonical)));
-      return concatHashes(leaves.map((leaf) => leaf.leafHash));
+      return concatBytes(leaves.map((leaf) => leaf.leafHash));
     }
-    return concatHashes(Array.from({ length: count }, (_, i) => this.#node(height, first + i)));
+    return concatBytes(Array.from({ length: count }, (_, i) => this.#node(height, first + i)));
   }
 
   async inclusionProof(index: number, treeSize: number): Promise<InclusionProof> {

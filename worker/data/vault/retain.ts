@@ -11,6 +11,7 @@
 import type { Obligation } from "../../policy/index.ts";
 import type { AuditRecord, AuditSink } from "../../verify/index.ts";
 import { GatewayError } from "../../errors.ts";
+import { concatBytes } from "../../lib/encoding.ts";
 import { MAX_PAYLOAD_BYTES, type PayloadKind, type StoredPayload } from "./core.ts";
 import { vaultFailure, vaultOf, type VaultBindings } from "./edge.ts";
 import type { VaultReply } from "./payload-vault.ts";
@@ -94,20 +95,10 @@ async function firstBytes(stream: ReadableStream<Uint8Array>): Promise<{ bytes: 
     if (value.length > room) {
       // Cancelling this branch of the tee leaves the caller's branch running.
       await reader.cancel();
-      return { bytes: concat(chunks, length), truncated: true };
+      return { bytes: concatBytes(chunks), truncated: true };
     }
   }
-  return { bytes: concat(chunks, length), truncated: false };
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return { bytes: concatBytes(chunks), truncated: false };
 }
 
 export function retentionFor(obligations: readonly Obligation[], context: RetentionContext): Retention {

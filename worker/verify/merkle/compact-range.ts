@@ -6,7 +6,7 @@
  * so that the log can store it: proofs are later assembled from those stored nodes.
  */
 import { isOdd, shiftRight } from "./bits.ts";
-import { EMPTY_TREE_ROOT, type Hash, nodeHashSync } from "./hash.ts";
+import { EMPTY_TREE_ROOT, type Hash, nodeHash } from "./hash.ts";
 
 /** A perfect subtree's root: `level` 0 is a leaf; it covers leaves [index·2^level, (index+1)·2^level). */
 export interface MerkleNode {
@@ -34,7 +34,7 @@ export interface AppendResult {
 
 /**
  * Appends `leafHashes` to the tree of `size` leaves whose frontier is `frontier` (as positioned by
- * `frontierPositions(size)`). Pure: the inputs are not modified. Synchronous (`nodeHashSync`): the
+ * `frontierPositions(size)`). Pure: the inputs are not modified. Synchronous (`nodeHash`): the
  * log's write path calls this once per commit, with O(log n) small nodes to hash.
  */
 export function appendLeaves(size: number, frontier: readonly Hash[], leafHashes: readonly Hash[]): AppendResult {
@@ -49,7 +49,7 @@ export function appendLeaves(size: number, frontier: readonly Hash[], leafHashes
     while (isOdd(shiftRight(next, level))) {
       const left = stack.pop();
       if (left === undefined) throw new RangeError(`frontier too short for a tree of ${size} leaves`);
-      carry = nodeHashSync(left, carry);
+      carry = nodeHash(left, carry);
       level++;
       created.push({ level, index: shiftRight(next, level), hash: carry });
     }
@@ -63,6 +63,6 @@ export function appendLeaves(size: number, frontier: readonly Hash[], leafHashes
 export function foldFrontier(frontier: readonly Hash[]): Hash {
   let root = frontier.at(-1);
   if (root === undefined) return EMPTY_TREE_ROOT;
-  for (let i = frontier.length - 2; i >= 0; i--) root = nodeHashSync(frontier[i] as Hash, root);
+  for (let i = frontier.length - 2; i >= 0; i--) root = nodeHash(frontier[i] as Hash, root);
   return root;
 }

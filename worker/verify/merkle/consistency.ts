@@ -6,7 +6,7 @@
  */
 import { AuditError } from "../errors.ts";
 import { isIndex, isOdd, isValidSubtree, shiftRight, splitPoint } from "./bits.ts";
-import { EMPTY_TREE_ROOT, equalHashes, type Hash, isHash, nodeHashSync } from "./hash.ts";
+import { EMPTY_TREE_ROOT, equalHashes, type Hash, isHash, nodeHash } from "./hash.ts";
 import type { RangeHasher } from "./range-hash.ts";
 
 /** PROOF(from, D[to]), oldest subtree first. Requires 0 < from ≤ to (empty when from = to). */
@@ -115,11 +115,11 @@ export async function verifySubtreeConsistency(
   for (const c of rest) {
     if (tn === 0) throw refuse("proof is too long");
     if (isOdd(sn) || sn === tn) {
-      if (fn < sn) fr = nodeHashSync(c, fr);
-      sr = nodeHashSync(c, sr);
+      if (fn < sn) fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
       while (!isOdd(sn) && sn !== 0) climb();
     } else {
-      sr = nodeHashSync(sr, c);
+      sr = nodeHash(sr, c);
     }
     climb();
   }

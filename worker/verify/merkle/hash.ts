@@ -24,22 +24,18 @@ export async function leafHash(data: Uint8Array): Promise<Hash> {
   return sha256(input);
 }
 
-function nodeInput(left: Hash, right: Hash): Uint8Array {
-  const input = new Uint8Array(1 + left.length + right.length);
-  input[0] = NODE_PREFIX;
-  input.set(left, 1);
-  input.set(right, 1 + left.length);
-  return input;
-}
-
 /**
  * An interior node's hash, computed synchronously: a node's input is 65 bytes (two SHA-256 blocks),
  * which the pure-JS hash does in a few microseconds, about what one `crypto.subtle.digest` costs in
  * workerd, but without a promise and a microtask turn per node (bench/AUDIT.md, the perf split). The
  * append path hashes O(log n) nodes per commit, proofs and their verification O(log n) each.
  */
-export function nodeHashSync(left: Hash, right: Hash): Hash {
-  return sha256Sync(nodeInput(left, right));
+export function nodeHash(left: Hash, right: Hash): Hash {
+  const input = new Uint8Array(1 + left.length + right.length);
+  input[0] = NODE_PREFIX;
+  input.set(left, 1);
+  input.set(right, 1 + left.length);
+  return sha256Sync(input);
 }
 
 export function isHash(value: Uint8Array): boolean {

@@ -6,7 +6,7 @@
  */
 import { AuditError } from "../errors.ts";
 import { isIndex, isOdd, isValidSubtree, shiftRight, splitPoint } from "./bits.ts";
-import { equalHashes, type Hash, isHash, nodeHashSync } from "./hash.ts";
+import { equalHashes, type Hash, isHash, nodeHash } from "./hash.ts";
 import type { RangeHasher } from "./range-hash.ts";
 
 /** The audit path for leaf `index` in the tree of `size` leaves, leaf-side first. Requires index < size. */
@@ -51,14 +51,14 @@ export async function rootFromInclusionProof(index: number, size: number, leaf: 
     if (!isHash(p)) throw refuse("a proof hash is not 32 bytes");
     if (sn === 0) throw refuse("proof is too long");
     if (isOdd(fn) || fn === sn) {
-      r = nodeHashSync(p, r);
+      r = nodeHash(p, r);
       // Climb past the levels where this node has no right sibling (the tree's right border).
       while (!isOdd(fn) && fn !== 0) {
         fn = shiftRight(fn, 1);
         sn = shiftRight(sn, 1);
       }
     } else {
-      r = nodeHashSync(r, p);
+      r = nodeHash(r, p);
     }
     fn = shiftRight(fn, 1);
     sn = shiftRight(sn, 1);

@@ -4,7 +4,7 @@
  * needs O(log n) node reads and hashes rather than the leaves below it.
  */
 import { isPowerOfTwo, isValidSubtree, splitPoint } from "./bits.ts";
-import { type Hash, nodeHashSync } from "./hash.ts";
+import { type Hash, nodeHash } from "./hash.ts";
 
 /** Reads the stored root of the perfect subtree at (level, index). */
 export type NodeReader = (level: number, index: number) => Hash;
@@ -18,7 +18,7 @@ function validRangeHash(start: number, end: number, readNode: NodeReader): Hash 
   const width = end - start;
   if (isPowerOfTwo(width)) return readNode(Math.log2(width), start / width);
   const k = splitPoint(width);
-  return nodeHashSync(readNode(Math.log2(k), start / k), validRangeHash(start + k, end, readNode));
+  return nodeHash(readNode(Math.log2(k), start / k), validRangeHash(start + k, end, readNode));
 }
 
 /** The hash provider proofs are generated over: MTH(D[start:end]) for a valid subtree. */

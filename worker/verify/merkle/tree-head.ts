@@ -4,7 +4,7 @@
  * root is tested against, and what an auditor uses over an exported log.
  */
 import { splitPoint } from "./bits.ts";
-import { EMPTY_TREE_ROOT, type Hash, nodeHashSync } from "./hash.ts";
+import { EMPTY_TREE_ROOT, type Hash, nodeHash } from "./hash.ts";
 
 export async function treeRoot(leafHashes: readonly Hash[]): Promise<Hash> {
   if (leafHashes.length === 0) return EMPTY_TREE_ROOT;
@@ -18,5 +18,5 @@ function subtreeRoot(leafHashes: readonly Hash[], start: number, end: number): H
     return leaf;
   }
   const k = splitPoint(end - start);
-  return nodeHashSync(subtreeRoot(leafHashes, start, start + k), subtreeRoot(leafHashes, start + k, end));
+  return nodeHash(subtreeRoot(leafHashes, start, start + k), subtreeRoot(leafHashes, start + k, end));
 }

@@ -32,7 +32,8 @@ const MAX_OBSERVATIONS_PER_CALL = 8;
 
 /**
  * Table schema steps (versioned in `risk_meta`); step i brings version i to version i + 1. Append
- * only, never edit a shipped step. The row's own `version` (RISK_SCHEMA_VERSION) versions the JSON state.
+ * only, never edit a shipped step. The row's `version` column (RISK_SCHEMA_VERSION) is the row's own
+ * format; the state it holds carries its own version (score.ts, read back by `parseState`).
  */
 const MIGRATIONS: readonly (readonly string[])[] = [
   // The first schema (objects created before versioning have it, with no version recorded).
